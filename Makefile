@@ -1,0 +1,56 @@
+# mockcamb: every target sets itself up (creates .venv and installs) when it needs to.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8080
+HOST   ?= 127.0.0.1
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install serve test lint unit contract contract-live bench soak build clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## install: create .venv with the package, dev and test tools
+install: $(STAMP)
+
+## serve: run the emulator on http://$(HOST):$(PORT)/apis (PORT=8080 by default)
+serve: $(STAMP)
+	$(BIN)/mockcamb serve --host $(HOST) --port $(PORT) $(ARGS)
+
+## lint: ruff (lint + import order) and mypy --strict on the package
+lint: $(STAMP)
+	$(BIN)/ruff check mockcamb tests contract_tests benchmarks
+	$(BIN)/mypy mockcamb
+
+## test: lint, unit tests and the contract suite against a fresh emulator
+test: lint
+	$(BIN)/python -m pytest tests contract_tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+contract: $(STAMP)
+	$(BIN)/python -m pytest contract_tests
+
+## contract-live: the contract suite against CAMB_BASE_URL with CAMB_API_KEY and CAMB_TASK_IDS
+contract-live: $(STAMP)
+	HYPOTHESIS_PROFILE=live $(BIN)/python -m pytest contract_tests -p no:cacheprovider \
+		--camb-base-url "$${CAMB_BASE_URL:-https://client.camb.ai/apis}"
+
+## bench: benchmarks with figures (not part of make test)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+## soak: bounded soak test over thousands of tasks (opt-in)
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py
+
+build: $(STAMP)
+	$(BIN)/python -m build
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

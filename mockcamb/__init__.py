@@ -1,0 +1,50 @@
+"""mockcamb: an emulator, contract suite and client-conformance harness for CAMB.AI's task API."""
+
+from __future__ import annotations
+
+from .clock import Clock, ManualClock, RealClock
+from .emulator import Emulator, Reply, TaskState
+from .errors import ConfigError, MockCambError, ScenarioError
+from .scenario import Fault, Latency, Scenario, Step, load_preset, parse_scenario, preset_names
+from .settings import Settings
+from .statuses import (
+    DOCUMENTED_STATUSES,
+    ERROR,
+    FAILED,
+    FINAL_STATUSES,
+    PAYMENT_REQUIRED,
+    PENDING,
+    SUCCESS,
+    TIMEOUT,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DOCUMENTED_STATUSES",
+    "ERROR",
+    "FAILED",
+    "FINAL_STATUSES",
+    "PAYMENT_REQUIRED",
+    "PENDING",
+    "SUCCESS",
+    "TIMEOUT",
+    "Clock",
+    "ConfigError",
+    "Emulator",
+    "Fault",
+    "Latency",
+    "ManualClock",
+    "MockCambError",
+    "RealClock",
+    "Reply",
+    "Scenario",
+    "ScenarioError",
+    "Settings",
+    "Step",
+    "TaskState",
+    "__version__",
+    "load_preset",
+    "parse_scenario",
+    "preset_names",
+]

@@ -1,0 +1,309 @@
+"""The Flask adapter: routes the emulated API and the admin API onto an :class:`Emulator`."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from .emulator import Emulator, Reply, check_task_id
+from .errors import ConfigError, MockCambError
+from .scenario import load_preset, parse_scenario, preset_names
+from .statuses import KINDS
+
+API_PREFIX = "/apis"
+ADMIN_PREFIX = "/__admin"
+MAX_BODY = 16 * 1024 * 1024
+_sleep = time.sleep  # captured at import: virtual sleep in a client never speeds up latency
+log = logging.getLogger("mockcamb")
+
+
+def emulator() -> Emulator:
+    """The emulator behind the current Flask app."""
+    emu: Emulator = current_app.extensions["mockcamb"]
+    return emu
+
+
+def to_response(reply: Reply) -> Response:
+    """Turn a transport-neutral reply into a Flask response, waiting out its latency."""
+    if reply.delay > 0:
+        _sleep(reply.delay)
+    payload = reply.payload()
+    resp = Response(payload, status=reply.status_code, content_type=reply.content_type)
+    for name, value in reply.headers.items():
+        resp.headers[name] = value
+    if reply.drop:
+        # Promise more than we send: the server must close the connection mid-answer,
+        # which clients see as a dropped connection (IncompleteRead / RemoteDisconnected).
+        resp.headers["Content-Length"] = "1048576"
+        resp.direct_passthrough = True
+    return resp
+
+
+def _json_error(status: int, detail: Any) -> Response:
+    return to_response(Reply(status, {"detail": detail}))
+
+
+def _headers() -> list[tuple[str, str]]:
+    return list(request.headers.items())
+
+
+def _key() -> str | None:
+    return request.headers.get("x-api-key")
+
+
+# --- the emulated API ----------------------------------------------------------------
+
+api = Blueprint("api", __name__, url_prefix=API_PREFIX)
+
+
+@api.get("/story/<path:task_id>")
+def story_status(task_id: str) -> Response:
+    return to_response(
+        emulator().status("story", task_id, _key(), path=request.path, headers=_headers())
+    )
+
+
+@api.get("/project-setup/<path:task_id>")
+def project_setup_status(task_id: str) -> Response:
+    return to_response(
+        emulator().status("project-setup", task_id, _key(), path=request.path, headers=_headers())
+    )
+
+
+@api.post("/story")
+def create_story() -> Response:
+    fields = (
+        request.form.to_dict() if request.mimetype.startswith("multipart/") or request.form else {}
+    )
+    return to_response(
+        emulator().create(
+            "story",
+            _key(),
+            fields,
+            has_file="file" in request.files,
+            scenario=request.headers.get("x-mockcamb-scenario"),
+            path=request.path,
+            headers=_headers(),
+        )
+    )
+
+
+@api.post("/project-setup")
+def create_project_setup() -> Response:
+    body = request.get_json(silent=True)
+    return to_response(
+        emulator().create(
+            "project-setup",
+            _key(),
+            body,
+            scenario=request.headers.get("x-mockcamb-scenario"),
+            path=request.path,
+            headers=_headers(),
+        )
+    )
+
+
+@api.get("/story-result/<path:run_id>")
+def story_result(run_id: str) -> Response:
+    return to_response(_result("story", run_id))
+
+
+@api.get("/project-setup-result/<path:run_id>")
+def project_setup_result(run_id: str) -> Response:
+    return to_response(_result("project-setup", run_id))
+
+
+def _result(kind: str, run_id: str) -> Reply:
+    base = request.host_url.rstrip("/") + API_PREFIX
+    return emulator().result(
+        kind, run_id, _key(), base_url=base, path=request.path, headers=_headers()
+    )
+
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+@api.route("/", defaults={"rest": ""}, methods=_ALL_METHODS)
+@api.route("/<path:rest>", methods=_ALL_METHODS)
+def unknown(rest: str) -> Response:
+    return to_response(emulator().unknown_route(request.method, request.path, _key(), _headers()))
+
+
+# --- the admin API --------------------------------------------------------------------
+
+admin = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
+
+
+@admin.before_request
+def _check_admin_token() -> Response | None:
+    token: str | None = current_app.config.get("MOCKCAMB_ADMIN_TOKEN")
+    if not token or request.path == f"{ADMIN_PREFIX}/health":
+        return None
+    given = request.headers.get("x-admin-token") or ""
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        given = given or auth[7:]
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _json_error(401, "This admin API needs the x-admin-token header")
+    return None
+
+
+def _body() -> dict[str, Any]:
+    if not request.get_data():
+        return {}
+    doc = request.get_json(silent=True)
+    if not isinstance(doc, dict):
+        raise ConfigError("body: must be a JSON object")
+    return doc
+
+
+def _kind(value: Any) -> str:
+    if value not in KINDS:
+        raise ConfigError(f"kind: must be 'story' or 'project-setup', got {value!r}")
+    return str(value)
+
+
+def _int_arg(name: str, default: int | None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
+        raise ConfigError(f"{name}: must be an integer from 1 to 1000000, got {raw!r}")
+    return int(raw)
+
+
+@admin.get("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok", "tasks": emulator().task_count(), "clock": emulator().clock.kind}
+
+
+@admin.post("/tasks")
+def admin_create_task() -> tuple[dict[str, Any], int]:
+    doc = _body()
+    unknown_fields = set(doc) - {"kind", "task_id", "scenario"}
+    if unknown_fields:
+        raise ConfigError(
+            f"{sorted(unknown_fields)[0]}: unknown field; expected kind, task_id, scenario"
+        )
+    kind = _kind(doc.get("kind"))
+    task_id = doc.get("task_id")
+    if task_id is not None:
+        check_task_id(task_id)
+    emu = emulator()
+    task = emu.create_task(kind, task_id, doc.get("scenario"))
+    return emu.snapshot(task), 201
+
+
+@admin.get("/tasks")
+def admin_tasks() -> dict[str, Any]:
+    kind = request.args.get("kind")
+    if kind is not None:
+        _kind(kind)
+    limit = _int_arg("limit", 1000) or 1000
+    return {"tasks": emulator().tasks(kind, limit)}
+
+
+@admin.get("/tasks/<kind>/<path:task_id>")
+def admin_task(kind: str, task_id: str) -> Response | dict[str, Any]:
+    emu = emulator()
+    task = emu.get_task(_kind(kind), task_id)
+    if task is None:
+        return _json_error(404, f"No {kind} task with id {task_id[:80]!r}")
+    return emu.snapshot(task)
+
+
+@admin.get("/clock")
+def admin_clock() -> dict[str, Any]:
+    clock = emulator().clock
+    return {"now": clock.now(), "kind": clock.kind}
+
+
+@admin.post("/clock/advance")
+def admin_advance() -> dict[str, Any]:
+    doc = _body()
+    if "seconds" not in doc:
+        raise ConfigError('seconds: is required, e.g. {"seconds": 30}')
+    emu = emulator()
+    return {"now": emu.advance(doc["seconds"]), "kind": emu.clock.kind}
+
+
+@admin.get("/requests")
+def admin_requests() -> dict[str, Any]:
+    kind = request.args.get("kind")
+    if kind is not None:
+        _kind(kind)
+    entries = emulator().journal(kind, request.args.get("task_id"), _int_arg("limit", None))
+    return {"requests": entries}
+
+
+@admin.delete("/requests")
+def admin_clear_requests() -> dict[str, Any]:
+    emulator().clear_journal()
+    return {"cleared": True}
+
+
+@admin.get("/settings")
+def admin_get_settings() -> dict[str, Any]:
+    return emulator().settings.to_dict()
+
+
+@admin.put("/settings")
+def admin_put_settings() -> dict[str, Any]:
+    return emulator().configure(_body()).to_dict()
+
+
+@admin.post("/reset")
+def admin_reset() -> dict[str, Any]:
+    emulator().reset()
+    return {"reset": True}
+
+
+@admin.get("/presets")
+def admin_presets() -> dict[str, Any]:
+    return {"presets": {name: load_preset(name).to_dict() for name in preset_names()}}
+
+
+@admin.post("/scenarios/validate")
+def admin_validate() -> dict[str, Any]:
+    return {"valid": True, "scenario": parse_scenario(_body()).to_dict()}
+
+
+# --- the factory -----------------------------------------------------------------------
+
+
+def create_app(
+    emu: Emulator | None = None,
+    *,
+    admin_token: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """Build the Flask app over ``emu`` (a fresh manual-clock emulator by default)."""
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, MOCKCAMB_ADMIN_TOKEN=admin_token)
+    if config:
+        app.config.update(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["mockcamb"] = emu if emu is not None else Emulator()
+    app.register_blueprint(api)
+    app.register_blueprint(admin)
+
+    @app.errorhandler(MockCambError)
+    def _user_error(exc: MockCambError) -> Response:
+        return _json_error(400, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return _json_error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:  # pragma: no cover - a bug if reached
+        log.exception("internal error in mockcamb")
+        return _json_error(500, f"mockcamb internal error: {type(exc).__name__}")
+
+    return app

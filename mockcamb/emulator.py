@@ -1,0 +1,653 @@
+"""The emulated CAMB.AI API, independent of any transport.
+
+:class:`Emulator` owns the tasks, the journal, the settings and a clock. The Flask app and the
+``responses`` adapter translate requests into calls on it and turn its :class:`Reply` into
+their own responses, so both modes answer exactly alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from . import rand
+from .clock import Clock, ManualClock, wall_time
+from .errors import ConfigError, MockCambError
+from .scenario import Fault, Scenario, Step, resolve_scenario
+from .settings import Settings, update_settings
+from .statuses import KINDS, SUCCESS, is_final
+
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset(
+    {"x-api-key", "authorization", "proxy-authorization", "cookie", "x-admin-token"}
+)
+MAX_TASK_ID = 200
+MAX_JOURNAL_HEADERS = 32
+MAX_HEADER_VALUE = 256
+
+
+def _json_bytes(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to answer, whatever the transport: a status, a JSON body or exact bytes,
+    extra headers, a real-time delay, or a dropped connection."""
+
+    status_code: int
+    body: Any = None
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+    def payload(self) -> bytes:
+        return self.raw if self.raw is not None else _json_bytes(self.body)
+
+
+def error_reply(status_code: int, detail: Any, **headers: str) -> Reply:
+    """A FastAPI-style ``{"detail": ...}`` JSON error."""
+    return Reply(status_code, {"detail": detail}, headers=dict(headers))
+
+
+def validation_reply(errors: list[tuple[list[Any], str, str]]) -> Reply:
+    """422 with FastAPI's ``detail`` list of ``{loc, msg, type}``."""
+    return Reply(422, {"detail": [{"loc": loc, "msg": msg, "type": t} for loc, msg, t in errors]})
+
+
+class TaskState:
+    """The mutable life of one task. Slotted: idle tasks must stay small."""
+
+    __slots__ = (
+        "answered",
+        "created_at",
+        "finished_at",
+        "history",
+        "kind",
+        "requests",
+        "run_id",
+        "scenario",
+        "seed_key",
+        "step",
+        "step_polls",
+        "step_started",
+        "task_id",
+    )
+
+    def __init__(
+        self, kind: str, task_id: str, scenario: Scenario, now: float, seed_key: int
+    ) -> None:
+        self.kind = kind
+        self.task_id = task_id
+        self.scenario = scenario
+        self.seed_key = seed_key
+        self.created_at = now
+        self.step = 0
+        self.step_started = now
+        self.step_polls = 0
+        self.requests = 0
+        self.answered = 0
+        self.run_id: int | None = None
+        self.finished_at: float | None = None
+        self.history: deque[tuple[int, float, int, str | None, str | None]] | None = None
+
+    def settle(self, now: float) -> None:
+        """Move through every time-driven step whose time is up."""
+        steps = self.scenario.steps
+        last = len(steps) - 1
+        while self.step < last:
+            seconds = steps[self.step].seconds
+            if seconds is None or now - self.step_started < seconds:
+                return
+            self.step_started += seconds
+            self.step += 1
+            self.step_polls = 0
+
+    @property
+    def current(self) -> Step:
+        return self.scenario.steps[self.step]
+
+    @property
+    def finished(self) -> bool:
+        return self.step == len(self.scenario.steps) - 1 and is_final(self.current.status)
+
+
+class Emulator:
+    """The whole emulated service: thread-safe, bounded in memory, driven by ``clock``."""
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or ManualClock()
+        self._lock = threading.RLock()
+        self._tasks: dict[tuple[str, str], TaskState] = {}
+        self._finished: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._runs: dict[int, tuple[str, str]] = {}
+        self._journal: deque[dict[str, Any]] = deque(maxlen=self.settings.journal_size)
+        self._journal_seq = 0
+        self._next_run_id = 1000
+        self._created = 0
+
+    # --- configuration ------------------------------------------------------------------
+
+    def configure(self, doc: Mapping[str, Any], *, allow_files: bool = False) -> Settings:
+        """Apply a partial settings document (admin ``PUT /settings`` or a config file)."""
+        with self._lock:
+            new = update_settings(self.settings, doc, allow_files=allow_files)
+            if new.journal_size != self.settings.journal_size:
+                self._journal = deque(self._journal, maxlen=new.journal_size)
+            self.settings = new
+            return new
+
+    def reset(self) -> None:
+        """Forget every task, the journal and the clock; settings stay."""
+        with self._lock:
+            self._tasks.clear()
+            self._finished.clear()
+            self._runs.clear()
+            self._journal.clear()
+            self._journal_seq = 0
+            self._next_run_id = 1000
+            self._created = 0
+            self.clock.reset()
+
+    # --- tasks --------------------------------------------------------------------------
+
+    def _seed_key(self, kind: str, task_id: str, scenario: Scenario) -> int:
+        if scenario.seed is not None:
+            return scenario.seed
+        return self.settings.seed * 1_000_003 + rand.key_of(f"{kind}/{task_id}")
+
+    def _new_task_id(self) -> str:
+        self._created += 1
+        bits = int(rand.uniform(self.settings.seed, self._created, 1) * (1 << 53))
+        bits = (bits << 64) | int(rand.uniform(self.settings.seed, self._created, 2) * (1 << 53))
+        return str(uuid.UUID(int=bits & ((1 << 128) - 1), version=4))
+
+    def create_task(
+        self,
+        kind: str,
+        task_id: str | None = None,
+        scenario: Any = None,
+        *,
+        allow_files: bool = False,
+    ) -> TaskState:
+        """Create a task running ``scenario`` (a preset name, a document or ``None`` for the
+        default). Raises :class:`MockCambError` for a bad kind, id or scenario."""
+        if kind not in KINDS:
+            raise ConfigError(f"kind: must be 'story' or 'project-setup', got {kind!r}")
+        if task_id is not None:
+            check_task_id(task_id)
+        sc = (
+            self.settings.default_scenario
+            if scenario is None
+            else resolve_scenario(scenario, allow_files=allow_files)
+        )
+        with self._lock:
+            if task_id is None:
+                task_id = self._new_task_id()
+                while (kind, task_id) in self._tasks:
+                    task_id = self._new_task_id()
+            elif (kind, task_id) in self._tasks:
+                raise ConfigError(f"task_id: a {kind} task {task_id!r} exists already")
+            return self._add(kind, task_id, sc)
+
+    def _add(self, kind: str, task_id: str, scenario: Scenario) -> TaskState:
+        now = self.clock.now()
+        self._expire(now)
+        while len(self._tasks) >= self.settings.max_tasks:
+            self._forget(next(iter(self._finished or self._tasks)))
+        task = TaskState(kind, task_id, scenario, now, self._seed_key(kind, task_id, scenario))
+        self._tasks[(kind, task_id)] = task
+        return task
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        task = self._tasks.pop(key, None)
+        self._finished.pop(key, None)
+        if task is not None and task.run_id is not None and self._runs.get(task.run_id) == key:
+            del self._runs[task.run_id]
+
+    def _expire(self, now: float) -> None:
+        ttl = self.settings.finished_ttl
+        if ttl is None:
+            return
+        while self._finished:
+            key, at = next(iter(self._finished.items()))
+            if now - at < ttl:
+                return
+            self._forget(key)
+
+    def get_task(self, kind: str, task_id: str) -> TaskState | None:
+        return self._tasks.get((kind, task_id))
+
+    def task_count(self) -> int:
+        return len(self._tasks)
+
+    def snapshot(self, task: TaskState) -> dict[str, Any]:
+        """The admin view of a task, settled to the current clock (not counted as a poll)."""
+        with self._lock:
+            task.settle(self.clock.now())
+            step = task.current
+            history = [
+                {"request": n, "clock": t, "http_status": code, "status": status, "fault": fault}
+                for n, t, code, status, fault in (task.history or ())
+            ]
+            return {
+                "kind": task.kind,
+                "task_id": task.task_id,
+                "status": step.status,
+                "step": task.step,
+                "finished": task.finished,
+                "run_id": task.run_id if task.run_id is not None else step.run_id,
+                "requests": task.requests,
+                "polls_answered": task.answered,
+                "created_at": task.created_at,
+                "finished_at": task.finished_at,
+                "scenario": task.scenario.to_dict(),
+                "history": history,
+            }
+
+    def tasks(self, kind: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._lock:
+            chosen = [t for t in self._tasks.values() if kind is None or t.kind == kind]
+            return [self.snapshot(t) for t in chosen[-limit:]]
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward (works on the real clock too)."""
+        return self.clock.advance(seconds)
+
+    # --- the emulated API ---------------------------------------------------------------
+
+    def _auth(self, api_key: str | None) -> Reply | None:
+        if not api_key:
+            return error_reply(401, "Missing API key: send it in the x-api-key header")
+        keys = self.settings.api_keys
+        if keys is not None and api_key not in keys:
+            return error_reply(401, "Invalid API key")
+        return None
+
+    def status(
+        self,
+        kind: str,
+        task_id: str,
+        api_key: str | None,
+        *,
+        method: str = "GET",
+        path: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Reply:
+        """Answer ``GET /{kind}/{task_id}``: auth, lookup, state machine, faults, latency."""
+        with self._lock:
+            now = self.clock.now()
+            task: TaskState | None = None
+            reply = self._auth(api_key)
+            if reply is None:
+                task = self._tasks.get((kind, task_id))
+                if task is None and self.settings.unknown_task == "auto" and _valid_id(task_id):
+                    task = self._add(kind, task_id, self.settings.default_scenario)
+                if task is None:
+                    reply = error_reply(404, f"No {kind} task with id {_shorten(task_id)!r}")
+                else:
+                    reply = self._poll(task, now)
+            if task is None and self.settings.latency is not None:
+                reply.delay = self._delay(self.settings.latency, 0, self._journal_seq + 1)
+            self._record(method, path or f"/{kind}/{task_id}", kind, task, reply, now, headers)
+            return reply
+
+    def _poll(self, task: TaskState, now: float) -> Reply:
+        task.requests += 1
+        n = task.requests
+        task.settle(now)
+        if task.finished_at is not None:
+            self._expire(now)
+        scenario = task.scenario
+        step = task.current
+        body = self._body(task, step)
+        fault = self._pick_fault(task, n)
+        if fault is not None:
+            reply = _fault_reply(fault, body)
+        else:
+            reply = Reply(200, body)
+            task.answered += 1
+            task.step_polls += 1
+            last = len(scenario.steps) - 1
+            if task.step == last:
+                if task.finished_at is None and is_final(step.status):
+                    task.finished_at = now
+                    self._finished[(task.kind, task.task_id)] = now
+            elif step.polls is not None and task.step_polls >= step.polls:
+                task.step += 1
+                task.step_polls = 0
+                task.step_started = now
+        latency = scenario.latency or self.settings.latency
+        if latency is not None:
+            reply.delay = self._delay(latency, task.seed_key, n)
+        limit = self.settings.history_limit
+        if limit:
+            if task.history is None or task.history.maxlen != limit:
+                task.history = deque(task.history or (), maxlen=limit)
+            task.history.append(
+                (
+                    n,
+                    now,
+                    reply.status_code,
+                    None if fault else step.status,
+                    fault.type if fault else None,
+                )
+            )
+        return reply
+
+    def _delay(self, latency: Any, key: int, n: int) -> float:
+        return float(latency.sample(rand.uniform(key, n, 101), rand.uniform(key, n, 102)))
+
+    def _body(self, task: TaskState, step: Step) -> dict[str, Any]:
+        run_id = step.run_id
+        if step.status == SUCCESS:
+            if task.run_id is None:
+                if run_id is None:
+                    run_id = self._next_run_id
+                    self._next_run_id += 1
+                task.run_id = run_id
+                self._runs[run_id] = (task.kind, task.task_id)
+            run_id = task.run_id
+        body: dict[str, Any] = {"status": step.status, "run_id": run_id}
+        if step.message is not None:
+            body["message"] = step.message
+        if step.exception_reason is not None:
+            body["exception_reason"] = step.exception_reason
+        if step.extra:
+            body.update(step.extra)
+        return body
+
+    def _pick_fault(self, task: TaskState, n: int) -> Fault | None:
+        for source, faults in ((1, task.scenario.faults), (2, self.settings.faults)):
+            for i, fault in enumerate(faults):
+                if fault.probability is None:
+                    if n in fault.polls:
+                        return fault
+                elif rand.uniform(task.seed_key, n, source * 1000 + i) < fault.probability:
+                    return fault
+        return None
+
+    def create(
+        self,
+        kind: str,
+        api_key: str | None,
+        fields: Mapping[str, Any] | None,
+        *,
+        has_file: bool = False,
+        scenario: str | None = None,
+        path: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Reply:
+        """Answer ``POST /story`` (multipart ``fields``) or ``POST /project-setup`` (JSON)."""
+        with self._lock:
+            now = self.clock.now()
+            reply = self._auth(api_key)
+            task = None
+            if reply is None:
+                errors = (
+                    _validate_story(fields, has_file)
+                    if kind == "story"
+                    else _validate_project_setup(fields)
+                )
+                if errors:
+                    reply = validation_reply(errors)
+                else:
+                    try:
+                        sc = (
+                            self.settings.default_scenario
+                            if scenario is None
+                            else resolve_scenario(scenario)
+                        )
+                    except MockCambError as exc:
+                        reply = error_reply(400, f"x-mockcamb-scenario: {exc}")
+                    else:
+                        task_id = self._new_task_id()
+                        task = self._add(kind, task_id, sc)
+                        reply = Reply(200, {"task_id": task_id})
+            if self.settings.latency is not None:
+                reply.delay = self._delay(self.settings.latency, 0, self._journal_seq + 1)
+            self._record("POST", path or f"/{kind}", kind, task, reply, now, headers)
+            return reply
+
+    def result(
+        self,
+        kind: str,
+        run_id: str,
+        api_key: str | None,
+        *,
+        base_url: str = "http://127.0.0.1",
+        path: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Reply:
+        """Answer ``GET /story-result/{run_id}`` or ``GET /project-setup-result/{run_id}``."""
+        with self._lock:
+            now = self.clock.now()
+            reply = self._auth(api_key)
+            task = None
+            if reply is None:
+                key = self._runs.get(int(run_id)) if run_id.isascii() and run_id.isdigit() else None
+                task = self._tasks.get(key) if key is not None and key[0] == kind else None
+                if task is None:
+                    reply = error_reply(404, f"No finished {kind} run with id {_shorten(run_id)!r}")
+                else:
+                    reply = Reply(200, _result_body(task, base_url, now))
+            self._record("GET", path or f"/{kind}-result/{run_id}", kind, task, reply, now, headers)
+            return reply
+
+    def unknown_route(
+        self, method: str, path: str, api_key: str | None, headers: Iterable[tuple[str, str]] = ()
+    ) -> Reply:
+        """Any other path under the API prefix: 401 without a key, else 404."""
+        with self._lock:
+            now = self.clock.now()
+            reply = self._auth(api_key) or error_reply(404, f"No route {method} {_shorten(path)}")
+            self._record(method, path, None, None, reply, now, headers)
+            return reply
+
+    # --- journal ------------------------------------------------------------------------
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        kind: str | None,
+        task: TaskState | None,
+        reply: Reply,
+        now: float,
+        headers: Iterable[tuple[str, str]],
+    ) -> None:
+        if self._journal.maxlen == 0:
+            return
+        self._journal_seq += 1
+        hdrs: dict[str, str] = {}
+        for name, value in headers:
+            if len(hdrs) >= MAX_JOURNAL_HEADERS:
+                break
+            low = name.lower()
+            hdrs[low] = REDACTED if low in SECRET_HEADERS else value[:MAX_HEADER_VALUE]
+        status = (
+            reply.body.get("status")
+            if isinstance(reply.body, dict) and reply.status_code == 200
+            else None
+        )
+        self._journal.append(
+            {
+                "seq": self._journal_seq,
+                "method": method,
+                "path": _shorten(path, 512),
+                "kind": kind,
+                "task_id": task.task_id if task is not None else None,
+                "request": task.requests if task is not None and reply.body is not None else None,
+                "status_code": reply.status_code,
+                "task_status": status if isinstance(status, str) else None,
+                "dropped": reply.drop,
+                "delay_ms": round(reply.delay * 1000, 3),
+                "clock": now,
+                "wall": wall_time(),
+                "headers": hdrs,
+            }
+        )
+
+    def journal(
+        self, kind: str | None = None, task_id: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Journal entries, oldest first, filtered by kind and task id."""
+        with self._lock:
+            out = [
+                dict(e)
+                for e in self._journal
+                if (kind is None or e["kind"] == kind)
+                and (task_id is None or e["task_id"] == task_id)
+            ]
+        return out[-limit:] if limit else out
+
+    def clear_journal(self) -> None:
+        with self._lock:
+            self._journal.clear()
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _shorten(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _valid_id(task_id: str) -> bool:
+    return 0 < len(task_id) <= MAX_TASK_ID and task_id.isprintable() and "/" not in task_id
+
+
+def check_task_id(task_id: Any) -> str:
+    """A task id an admin may create: 1-200 printable characters, no slash."""
+    if not isinstance(task_id, str) or not _valid_id(task_id):
+        raise ConfigError(
+            "task_id: must be a string of 1 to 200 printable characters without '/', "
+            f"got {_shorten(repr(task_id))}"
+        )
+    return task_id
+
+
+def _fault_reply(fault: Fault, body: dict[str, Any]) -> Reply:
+    code = fault.http_status
+    headers: dict[str, str] = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(math.ceil(fault.retry_after))
+    if fault.type == "http_error":
+        payload = (
+            fault.body
+            if fault.body is not None
+            else {"detail": f"{_phrase(code)} (injected by mockcamb)"}
+        )
+        return Reply(code, payload, headers=headers)
+    if fault.type == "non_json":
+        html = f"<html><body><h1>{code} {_phrase(code)}</h1></body></html>".encode()
+        return Reply(code, None, raw=html, content_type="text/html; charset=utf-8", headers=headers)
+    if fault.type == "empty_body":
+        return Reply(code, None, raw=b"", headers=headers)
+    if fault.type == "truncated_json":
+        full = _json_bytes(body)
+        return Reply(code, None, raw=full[: max(1, len(full) // 2)], headers=headers)
+    if fault.type == "malformed_json":
+        return Reply(code, None, raw=str(body).encode(), headers=headers)
+    return Reply(code, None, raw=b"", headers=headers, drop=True)
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
+def _validate_story(
+    fields: Mapping[str, Any] | None, has_file: bool
+) -> list[tuple[list[Any], str, str]]:
+    errors: list[tuple[list[Any], str, str]] = []
+    fields = fields or {}
+    if not has_file:
+        errors.append((["body", "file"], "Field required", "missing"))
+    errors += _int_field(fields, "source_language")
+    return errors
+
+
+def _int_field(fields: Mapping[str, Any], name: str) -> list[tuple[list[Any], str, str]]:
+    if name not in fields or fields[name] is None:
+        return [(["body", name], "Field required", "missing")]
+    value = fields[name]
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+    ):
+        return [
+            (
+                ["body", name],
+                "Input should be a valid integer, unable to parse string as an integer",
+                "int_parsing",
+            )
+        ]
+    return []
+
+
+def _validate_project_setup(doc: Any) -> list[tuple[list[Any], str, str]]:
+    if not isinstance(doc, Mapping):
+        return [
+            (
+                ["body"],
+                "Input should be a valid dictionary or object to extract fields from",
+                "model_attributes_type",
+            )
+        ]
+    errors: list[tuple[list[Any], str, str]] = []
+    media = doc.get("media_url")
+    if media is None:
+        errors.append((["body", "media_url"], "Field required", "missing"))
+    elif not isinstance(media, str):
+        errors.append((["body", "media_url"], "Input should be a valid string", "string_type"))
+    errors += _int_field(doc, "source_language")
+    targets = doc.get("target_languages")
+    if targets is None:
+        errors.append((["body", "target_languages"], "Field required", "missing"))
+    elif not isinstance(targets, list):
+        errors.append((["body", "target_languages"], "Input should be a valid list", "list_type"))
+    else:
+        for i, t in enumerate(targets):
+            if isinstance(t, bool) or not isinstance(t, (int, str)):
+                errors.append(
+                    (["body", "target_languages", i], "Input should be a valid integer", "int_type")
+                )
+    return errors
+
+
+def _result_body(task: TaskState, base_url: str, now: float) -> dict[str, Any]:
+    run_id = task.run_id
+    if task.kind == "story":
+        return {
+            "audio_url": f"{base_url}/__files/story/{run_id}/audio.wav",
+            "dialogue_url": f"{base_url}/__files/story/{run_id}/dialogue.json",
+            "transcript": [
+                {"start": 0.0, "end": 2.5, "text": "Once upon a time.", "speaker": "Narrator"},
+                {"start": 2.5, "end": 5.0, "text": "The end.", "speaker": "Narrator"},
+            ],
+        }
+    return {
+        "run_id": run_id,
+        "project_details": {
+            "project_name": f"mockcamb project {task.task_id[:40]}",
+            "project_description": "Created by the mockcamb emulator",
+            "created_at": "2026-01-01T00:00:00Z",
+            "source_language": 1,
+            "target_languages": [76],
+            "duration": 5.0,
+            "folder_id": None,
+            "studio_url": f"https://studio.camb.ai/projects/{run_id}",
+        },
+    }

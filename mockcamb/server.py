@@ -1,0 +1,128 @@
+"""Serving the Flask app over HTTP on waitress, in the foreground or in a background thread."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask
+from waitress.server import create_server
+
+from .app import MAX_BODY
+
+DEFAULT_THREADS = 64
+log = logging.getLogger("mockcamb")
+
+
+class PortInUseError(OSError):
+    """The port is taken; the CLI turns this into one clear line and exit code 2."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`PortInUseError` if ``host:port`` cannot be bound."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise PortInUseError(
+                    exc.errno, f"port {port} on {host} is already in use"
+                ) from None
+            raise
+
+
+class Server:
+    """The emulator's HTTP server (waitress): bind at once, then serve here or in a thread."""
+
+    def __init__(
+        self, app: Flask, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS
+    ) -> None:
+        check_port_free(host, port)
+        self.app = app
+        self._server: Any = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="mockcamb",
+            backlog=2048,
+            connection_limit=4096,
+            channel_timeout=120,
+            max_request_body_size=MAX_BODY,
+            max_request_header_size=64 * 1024,
+            asyncore_use_poll=True,
+            clear_untrusted_proxy_headers=True,
+        )
+        self.host = host
+        self.port: int = int(self._server.effective_port)
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """The server's root, e.g. ``http://127.0.0.1:8080``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The API base a client is given, ending in ``/apis``."""
+        return f"{self.url}/apis"
+
+    def serve_forever(self) -> None:
+        """Serve until :meth:`stop` (from another thread or a signal handler)."""
+        try:
+            self._server.run()
+        finally:
+            self._server.task_dispatcher.shutdown(timeout=2)
+            self._stopped.set()
+
+    def start(self) -> Server:
+        """Serve in a daemon thread; the socket is bound already, so it answers at once."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="mockcamb-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every connection and the listening socket, then wait for the loop to end."""
+        if self._stopped.is_set():
+            return
+
+        def _close_all() -> None:
+            for dispatcher in list(self._server._map.values()):
+                with contextlib.suppress(Exception):
+                    dispatcher.close()
+
+        try:
+            self._server.trigger.pull_trigger(_close_all)
+        except OSError:  # the loop is gone already
+            _close_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> Server:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def running(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
+    """``with running(app) as server:`` serves ``app`` in a thread for the block."""
+    server = Server(app, host, port).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,145 @@
+"""Emulator-wide settings: defaults, and partial updates from the admin API or a config file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import ConfigError, ScenarioError
+from .scenario import (
+    Fault,
+    Latency,
+    Scenario,
+    load_preset,
+    parse_fault,
+    parse_latency,
+    resolve_scenario,
+)
+
+UNKNOWN_TASK_POLICIES = ("404", "auto")
+SETTING_FIELDS = (
+    "api_keys",
+    "unknown_task",
+    "default_scenario",
+    "latency",
+    "faults",
+    "seed",
+    "journal_size",
+    "max_tasks",
+    "finished_ttl",
+    "history_limit",
+)
+
+
+def _default_scenario() -> Scenario:
+    return load_preset("happy_path")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that is not per task. ``api_keys=None`` accepts any non-empty key."""
+
+    api_keys: frozenset[str] | None = None
+    unknown_task: str = "404"
+    default_scenario: Scenario = field(default_factory=_default_scenario)
+    latency: Latency | None = None
+    faults: tuple[Fault, ...] = ()
+    seed: int = 0
+    journal_size: int = 10_000
+    max_tasks: int = 200_000
+    finished_ttl: float | None = None
+    history_limit: int = 50
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON view; accepted keys are counted, never shown."""
+        return {
+            "api_keys": None if self.api_keys is None else {"count": len(self.api_keys)},
+            "unknown_task": self.unknown_task,
+            "default_scenario": self.default_scenario.to_dict(),
+            "latency": None if self.latency is None else self.latency.to_dict(),
+            "faults": [f.to_dict() for f in self.faults],
+            "seed": self.seed,
+            "journal_size": self.journal_size,
+            "max_tasks": self.max_tasks,
+            "finished_ttl": self.finished_ttl,
+            "history_limit": self.history_limit,
+        }
+
+
+def _int_field(doc: Mapping[str, Any], name: str, lo: int, hi: int) -> int:
+    value = doc[name]
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ConfigError(f"settings.{name}: must be an integer from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> Settings:
+    """Return ``base`` with the fields named in ``doc`` changed; unknown fields are errors."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError("settings: must be a JSON object")
+    for key in doc:
+        if key not in SETTING_FIELDS:
+            raise ConfigError(
+                f"settings.{key}: unknown setting; expected one of: {', '.join(SETTING_FIELDS)}"
+            )
+    changes: dict[str, Any] = {}
+    try:
+        if "api_keys" in doc:
+            keys = doc["api_keys"]
+            if keys is None:
+                changes["api_keys"] = None
+            elif (
+                isinstance(keys, list)
+                and keys
+                and all(isinstance(k, str) and k and len(k) <= 4096 for k in keys)
+            ):
+                changes["api_keys"] = frozenset(keys)
+            else:
+                raise ConfigError(
+                    "settings.api_keys: must be null (any key) or a non-empty list of "
+                    "non-empty strings"
+                )
+        if "unknown_task" in doc:
+            policy = str(doc["unknown_task"]) if isinstance(doc["unknown_task"], (str, int)) else ""
+            if policy not in UNKNOWN_TASK_POLICIES:
+                raise ConfigError(
+                    f"settings.unknown_task: must be '404' or 'auto', got {doc['unknown_task']!r}"
+                )
+            changes["unknown_task"] = policy
+        if "default_scenario" in doc:
+            changes["default_scenario"] = resolve_scenario(
+                doc["default_scenario"], allow_files=allow_files
+            )
+        if "latency" in doc:
+            changes["latency"] = parse_latency(doc["latency"], "settings.latency")
+        if "faults" in doc:
+            faults = doc["faults"]
+            if not isinstance(faults, list) or len(faults) > 1000:
+                raise ConfigError("settings.faults: must be a list of at most 1000 faults")
+            changes["faults"] = tuple(
+                parse_fault(f, f"settings.faults[{i}]") for i, f in enumerate(faults)
+            )
+        if "seed" in doc:
+            changes["seed"] = _int_field(doc, "seed", -(2**63), 2**63 - 1)
+        if "journal_size" in doc:
+            changes["journal_size"] = _int_field(doc, "journal_size", 0, 10_000_000)
+        if "max_tasks" in doc:
+            changes["max_tasks"] = _int_field(doc, "max_tasks", 1, 100_000_000)
+        if "history_limit" in doc:
+            changes["history_limit"] = _int_field(doc, "history_limit", 0, 100_000)
+        if "finished_ttl" in doc:
+            ttl = doc["finished_ttl"]
+            if ttl is not None and (
+                not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not 0 <= ttl < 1e12
+            ):
+                raise ConfigError(
+                    f"settings.finished_ttl: must be null or seconds >= 0, got {ttl!r}"
+                )
+            changes["finished_ttl"] = None if ttl is None else float(ttl)
+    except ScenarioError as exc:
+        field_name = exc.field if exc.field.startswith("settings") else f"settings.{exc.field}"
+        if exc.field.startswith("scenario"):
+            field_name = "settings.default_scenario" + exc.field[len("scenario") :]
+        raise ConfigError(f"{field_name}: {exc.problem}") from None
+    return replace(base, **changes)
