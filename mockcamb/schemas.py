@@ -1,0 +1,227 @@
+"""JSON Schemas of the API's bodies: the one place the emulator's tests, the contract suite and
+the OpenAPI document take them from (JSON Schema 2020-12, as OpenAPI 3.1 uses).
+
+The status vocabulary is an open set (the official SDK accepts any string), so the default
+:data:`STATUS_BODY_SCHEMA` only lists the documented statuses as ``examples``; a strict check
+builds its own schema with :func:`status_body_schema` and an ``allowed`` set, and
+:func:`validate_status_body` says in words what is wrong with a body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any, Final
+
+from .statuses import DOCUMENTED_STATUSES, EXCEPTION_REASONS, SUCCESS
+
+JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+
+_RUN_ID: Final[dict[str, Any]] = {
+    "description": "Identifies the finished run; present (an integer) whenever status is SUCCESS.",
+    "type": ["integer", "null"],
+}
+_MESSAGE: Final[dict[str, Any]] = {
+    "description": "Why a task failed (or any note); a string or an object.",
+    "anyOf": [{"type": "string"}, {"type": "object"}, {"type": "null"}],
+}
+_EXCEPTION_REASON: Final[dict[str, Any]] = {
+    "description": "A machine-readable failure reason; the SDK knows these values, others may "
+    "appear.",
+    "type": ["string", "null"],
+    "examples": list(EXCEPTION_REASONS),
+}
+#: SUCCESS needs an integer run_id (anyOf rather than if/then, so every tool can read it).
+_SUCCESS_HAS_RUN_ID: Final[dict[str, Any]] = {
+    "anyOf": [
+        {"properties": {"status": {"not": {"enum": [SUCCESS]}}}},
+        {"required": ["run_id"], "properties": {"run_id": {"type": "integer"}}},
+    ]
+}
+
+
+def status_body_schema(allowed_statuses: Iterable[str] | None = None) -> dict[str, Any]:
+    """The schema of ``GET /story/{id}`` and ``GET /project-setup/{id}`` answers.
+
+    ``allowed_statuses=None`` keeps the set open (any non-empty string, documented ones as
+    examples); a collection makes ``status`` an ``enum`` of exactly those strings.
+    """
+    status: dict[str, Any] = {
+        "description": "The task's state. PENDING: keep polling; SUCCESS: fetch the result with "
+        "run_id; FAILED/ERROR/TIMEOUT/PAYMENT_REQUIRED: final failures.",
+        "type": "string",
+    }
+    if allowed_statuses is None:
+        status["minLength"] = 1
+        status["examples"] = list(DOCUMENTED_STATUSES)
+    else:
+        status["enum"] = list(dict.fromkeys(allowed_statuses))
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": "TaskStatus",
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": status,
+            "run_id": dict(_RUN_ID),
+            "message": dict(_MESSAGE),
+            "exception_reason": dict(_EXCEPTION_REASON),
+        },
+        "additionalProperties": True,
+        "allOf": [_SUCCESS_HAS_RUN_ID],
+    }
+
+
+#: The status body with the open vocabulary (what any client must be ready for).
+STATUS_BODY_SCHEMA: Final = status_body_schema()
+#: The status body restricted to the documented vocabulary (the contract suite's default).
+DOCUMENTED_STATUS_BODY_SCHEMA: Final = status_body_schema(DOCUMENTED_STATUSES)
+
+#: mockcamb's own error bodies (FastAPI style); the real API's are not documented.
+ERROR_BODY_SCHEMA: Final[dict[str, Any]] = {
+    "$schema": JSON_SCHEMA_DIALECT,
+    "title": "ErrorBody",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "description": "What went wrong: a sentence, or FastAPI's list of problems.",
+            "anyOf": [{"type": "string"}, {"type": "array"}, {"type": "object"}],
+        }
+    },
+}
+
+#: FastAPI's 422 body, as the SDK's ``HttpValidationError`` describes it.
+VALIDATION_ERROR_SCHEMA: Final[dict[str, Any]] = {
+    "$schema": JSON_SCHEMA_DIALECT,
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "title": "ValidationError",
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+#: ``POST /story`` and ``POST /project-setup`` answers.
+CREATE_TASK_RESPONSE_SCHEMA: Final[dict[str, Any]] = {
+    "$schema": JSON_SCHEMA_DIALECT,
+    "title": "CreateTaskResponse",
+    "type": "object",
+    "required": ["task_id"],
+    "properties": {"task_id": {"type": "string", "minLength": 1}},
+}
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def is_json_integer(value: Any) -> bool:
+    """An integer as JSON Schema counts them: ``7`` or ``7.0``, never ``true`` or ``"7"``."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def validate_status_body(
+    body: Any, allowed: Iterable[str] | None = DOCUMENTED_STATUSES
+) -> list[str]:
+    """Every way ``body`` breaks the status-body contract, as sentences (empty when it conforms).
+
+    ``allowed`` is the status vocabulary to insist on; ``None`` accepts any non-empty string.
+    Agrees with ``status_body_schema(allowed)``; the sentences name the rule and the value.
+    """
+    if not isinstance(body, dict):
+        return [f"the body must be a JSON object, got {_json_type(body)}: {_show(body)}"]
+    problems: list[str] = []
+    status = body.get("status")
+    if "status" not in body:
+        problems.append(
+            f"'status' is missing (fields present: {', '.join(map(str, body)) or 'none'})"
+        )
+    elif not isinstance(status, str):
+        problems.append(f"'status' must be a string, got {_json_type(status)}: {_show(status)}")
+    elif allowed is None:
+        if not status:
+            problems.append("'status' must not be an empty string")
+    else:
+        vocab = list(dict.fromkeys(allowed))
+        if status not in vocab:
+            hint = ""
+            if status.upper() in vocab:
+                hint = f" (statuses are upper case: {status.upper()!r})"
+            problems.append(
+                f"'status' {_show(status)} is not in the vocabulary {', '.join(vocab)}{hint}"
+            )
+    run_id = body.get("run_id")
+    if "run_id" in body and run_id is not None and not is_json_integer(run_id):
+        problems.append(f"'run_id' must be an integer, got {_json_type(run_id)}: {_show(run_id)}")
+    if status == SUCCESS and run_id is None:
+        problems.append(
+            "'run_id' is required when status is SUCCESS (the result is fetched with it), got "
+            + ("null" if "run_id" in body else "no run_id")
+        )
+    message = body.get("message")
+    if message is not None and not isinstance(message, (str, dict)):
+        problems.append(
+            f"'message' must be a string, an object or null, got {_json_type(message)}: "
+            f"{_show(message)}"
+        )
+    reason = body.get("exception_reason")
+    if reason is not None and not isinstance(reason, str):
+        problems.append(
+            f"'exception_reason' must be a string or null, got {_json_type(reason)}: "
+            f"{_show(reason)}"
+        )
+    return problems
+
+
+__all__ = [
+    "CREATE_TASK_RESPONSE_SCHEMA",
+    "DOCUMENTED_STATUS_BODY_SCHEMA",
+    "ERROR_BODY_SCHEMA",
+    "JSON_SCHEMA_DIALECT",
+    "STATUS_BODY_SCHEMA",
+    "VALIDATION_ERROR_SCHEMA",
+    "is_json_integer",
+    "status_body_schema",
+    "validate_status_body",
+]
