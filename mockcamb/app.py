@@ -38,8 +38,11 @@ def to_response(reply: Reply) -> Response:
     for name, value in reply.headers.items():
         resp.headers[name] = value
     if reply.drop:
-        # Promise more than we send: the server must close the connection mid-answer,
-        # which clients see as a dropped connection (IncompleteRead / RemoteDisconnected).
+        dropper = current_app.config.get("MOCKCAMB_DROP_CONNECTION")
+        if dropper is not None and dropper(request.environ):
+            return resp  # the socket is shut already: the client sees no answer at all
+        # No socket access (e.g. another WSGI server): promise more than we send, so the
+        # server must close the connection mid-answer (the client sees IncompleteRead).
         resp.headers["Content-Length"] = "1048576"
         resp.direct_passthrough = True
     return resp
@@ -129,7 +132,7 @@ def _result(kind: str, run_id: str) -> Reply:
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-@api.route("/", defaults={"rest": ""}, methods=_ALL_METHODS)
+@api.route("/", defaults={"rest": ""}, methods=_ALL_METHODS, strict_slashes=False)
 @api.route("/<path:rest>", methods=_ALL_METHODS)
 def unknown(rest: str) -> Response:
     return to_response(emulator().unknown_route(request.method, request.path, _key(), _headers()))

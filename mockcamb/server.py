@@ -64,8 +64,20 @@ class Server:
         )
         self.host = host
         self.port: int = int(self._server.effective_port)
+        app.config["MOCKCAMB_DROP_CONNECTION"] = self._drop_connection
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+
+    def _drop_connection(self, environ: dict[str, Any]) -> bool:
+        """Shut the socket of the request in ``environ``: the client gets no answer at all."""
+        peer = (environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"))
+        for channel in list(self._server._map.values()):
+            addr = getattr(channel, "addr", None)
+            if isinstance(addr, tuple) and (addr[0], str(addr[1])) == peer:
+                with contextlib.suppress(OSError):
+                    channel.socket.shutdown(socket.SHUT_RDWR)
+                return True
+        return False
 
     @property
     def url(self) -> str:

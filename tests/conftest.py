@@ -1,0 +1,48 @@
+"""Shared fixtures: an emulator on a manual clock, served on a free port."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import requests
+from hypothesis import HealthCheck, settings
+
+from mockcamb.app import create_app
+from mockcamb.clock import ManualClock
+from mockcamb.emulator import Emulator
+from mockcamb.server import Server
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("live", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+API_KEY = "test-key-0123456789"
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    return Emulator(clock=ManualClock())
+
+
+@pytest.fixture
+def server(emu: Emulator) -> Iterator[Server]:
+    srv = Server(create_app(emu), "127.0.0.1", 0).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        session.headers["x-api-key"] = API_KEY
+        yield session
