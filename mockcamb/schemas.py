@@ -161,57 +161,106 @@ def is_json_integer(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value) and value.is_integer()
 
 
-def validate_status_body(
+#: The rules a status body can break, as :func:`status_body_problems` names them.
+STATUS_BODY_RULES: Final = {
+    "object-body": "the body is a JSON object (not a list or a scalar)",
+    "status-field": "the body has a 'status' field holding a non-empty string",
+    "status-vocabulary": "'status' is one of the documented statuses",
+    "run-id-integer": "'run_id', when present and not null, is an integer",
+    "success-run-id": "a SUCCESS body carries an integer 'run_id'",
+    "message-type": "'message' is a string, an object or null",
+    "exception-reason-type": "'exception_reason' is a string or null",
+}
+
+
+def status_body_problems(
     body: Any, allowed: Iterable[str] | None = DOCUMENTED_STATUSES
-) -> list[str]:
-    """Every way ``body`` breaks the status-body contract, as sentences (empty when it conforms).
+) -> list[tuple[str, str]]:
+    """Every way ``body`` breaks the status-body contract, as ``(rule, sentence)`` pairs, the
+    rule being a key of :data:`STATUS_BODY_RULES`. Empty when the body conforms.
 
     ``allowed`` is the status vocabulary to insist on; ``None`` accepts any non-empty string.
-    Agrees with ``status_body_schema(allowed)``; the sentences name the rule and the value.
+    Agrees with ``status_body_schema(allowed)``; the sentences name the value and the fix.
     """
     if not isinstance(body, dict):
-        return [f"the body must be a JSON object, got {_json_type(body)}: {_show(body)}"]
-    problems: list[str] = []
+        return [
+            (
+                "object-body",
+                f"the body must be a JSON object, got {_json_type(body)}: {_show(body)}",
+            )
+        ]
+    problems: list[tuple[str, str]] = []
     status = body.get("status")
     if "status" not in body:
-        problems.append(
-            f"'status' is missing (fields present: {', '.join(map(str, body)) or 'none'})"
-        )
+        present = ", ".join(map(str, body)) or "none"
+        problems.append(("status-field", f"'status' is missing (fields present: {present})"))
     elif not isinstance(status, str):
-        problems.append(f"'status' must be a string, got {_json_type(status)}: {_show(status)}")
-    elif allowed is None:
-        if not status:
-            problems.append("'status' must not be an empty string")
-    else:
+        problems.append(
+            (
+                "status-field",
+                f"'status' must be a string, got {_json_type(status)}: {_show(status)}",
+            )
+        )
+    elif not status:
+        problems.append(("status-field", "'status' must not be an empty string"))
+    elif allowed is not None:
         vocab = list(dict.fromkeys(allowed))
         if status not in vocab:
             hint = ""
             if status.upper() in vocab:
                 hint = f" (statuses are upper case: {status.upper()!r})"
             problems.append(
-                f"'status' {_show(status)} is not in the vocabulary {', '.join(vocab)}{hint}"
+                (
+                    "status-vocabulary",
+                    f"'status' {_show(status)} is not in the vocabulary {', '.join(vocab)}{hint}",
+                )
             )
     run_id = body.get("run_id")
     if "run_id" in body and run_id is not None and not is_json_integer(run_id):
-        problems.append(f"'run_id' must be an integer, got {_json_type(run_id)}: {_show(run_id)}")
-    if status == SUCCESS and run_id is None:
         problems.append(
-            "'run_id' is required when status is SUCCESS (the result is fetched with it), got "
-            + ("null" if "run_id" in body else "no run_id")
+            (
+                "run-id-integer",
+                f"'run_id' must be an integer, got {_json_type(run_id)}: {_show(run_id)}",
+            )
+        )
+    if status == SUCCESS and run_id is None:
+        got = "null" if "run_id" in body else "no run_id at all"
+        problems.append(
+            (
+                "success-run-id",
+                f"'run_id' is required when status is SUCCESS (the result is fetched with it), "
+                f"got {got}",
+            )
         )
     message = body.get("message")
     if message is not None and not isinstance(message, (str, dict)):
         problems.append(
-            f"'message' must be a string, an object or null, got {_json_type(message)}: "
-            f"{_show(message)}"
+            (
+                "message-type",
+                f"'message' must be a string, an object or null, got {_json_type(message)}: "
+                f"{_show(message)}",
+            )
         )
     reason = body.get("exception_reason")
     if reason is not None and not isinstance(reason, str):
         problems.append(
-            f"'exception_reason' must be a string or null, got {_json_type(reason)}: "
-            f"{_show(reason)}"
+            (
+                "exception-reason-type",
+                f"'exception_reason' must be a string or null, got {_json_type(reason)}: "
+                f"{_show(reason)}",
+            )
         )
     return problems
+
+
+def validate_status_body(
+    body: Any, allowed: Iterable[str] | None = DOCUMENTED_STATUSES
+) -> list[str]:
+    """Every way ``body`` breaks the status-body contract, as sentences (empty when it conforms).
+
+    ``allowed`` is the status vocabulary to insist on; ``None`` accepts any non-empty string.
+    """
+    return [sentence for _, sentence in status_body_problems(body, allowed)]
 
 
 __all__ = [
@@ -219,9 +268,11 @@ __all__ = [
     "DOCUMENTED_STATUS_BODY_SCHEMA",
     "ERROR_BODY_SCHEMA",
     "JSON_SCHEMA_DIALECT",
+    "STATUS_BODY_RULES",
     "STATUS_BODY_SCHEMA",
     "VALIDATION_ERROR_SCHEMA",
     "is_json_integer",
+    "status_body_problems",
     "status_body_schema",
     "validate_status_body",
 ]
