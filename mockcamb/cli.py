@@ -225,7 +225,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     emu.configure(_settings_from_args(args), allow_files=True)
     token = args.admin_token or config.get("admin_token")
     app = create_app(emu, admin_token=token)
-    threads = args.threads or DEFAULT_THREADS
+    threads = DEFAULT_THREADS if args.threads is None else args.threads
     if not 1 <= threads <= 4096:
         raise MockCambError(f"--threads: must be 1 to 4096, got {threads}")
     try:
@@ -236,6 +236,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mockcamb: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        server.stop(timeout=0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
     if not _is_loopback(host):
         print(
             f"mockcamb: WARNING: listening on {host}, reachable from other machines"
@@ -250,11 +256,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        server.stop(timeout=0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     server.serve_forever()
     if not args.quiet:
         print("mockcamb: stopped", file=sys.stderr)

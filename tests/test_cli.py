@@ -1,0 +1,234 @@
+"""The ``mockcamb`` command, run as a user runs it: a real process, real signals, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+CMD = [sys.executable, "-m", "mockcamb"]
+
+
+def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CMD, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``mockcamb serve --port 0 ARGS`` and yield (process, root URL) once it listens."""
+    proc = subprocess.Popen(
+        [*CMD, "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    line = ""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        match = re.search(r"listening on (http://\S+)/apis", line)
+        if match:
+            break
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
+    else:
+        proc.kill()
+        raise AssertionError("serve printed no banner")
+    try:
+        yield proc, match.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm() -> None:
+    with serve() as (proc, url):
+        r = requests.get(f"{url}/apis/story/x", headers={"x-api-key": "super-secret"}, timeout=5)
+        assert r.status_code == 404 and r.json()["detail"]
+        assert requests.get(f"{url}/__admin/health", timeout=5).json()["clock"] == "real"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert proc.stderr is not None
+        rest = proc.stderr.read()
+        assert "stopped" in rest and "super-secret" not in rest and "Traceback" not in rest
+
+
+def test_serve_stops_cleanly_on_sigint() -> None:
+    with serve() as (proc, _):
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+
+
+def test_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "already in use" in lines[0] and "--port" in lines[0]
+
+
+def test_options_shape_the_emulator(tmp_path: Path) -> None:
+    scenario = tmp_path / "quick.yaml"
+    scenario.write_text("steps:\n  - {status: PENDING, polls: 1}\n  - {status: FAILED}\n")
+    with serve(
+        "--clock",
+        "manual",
+        "--api-key",
+        "k1",
+        "--api-key",
+        "k2",
+        "--unknown-task",
+        "auto",
+        "--default-scenario",
+        str(scenario),
+        "--seed",
+        "5",
+    ) as (_, url):
+        assert requests.get(f"{url}/apis/story/a", headers={"x-api-key": "k3"}).status_code == 401
+        answers = [
+            requests.get(f"{url}/apis/story/a", headers={"x-api-key": k}).json()["status"]
+            for k in ("k1", "k2")
+        ]
+        assert answers == ["PENDING", "FAILED"]
+        assert requests.get(f"{url}/__admin/clock").json() == {"now": 0, "kind": "manual"}
+        settings = requests.get(f"{url}/__admin/settings").json()
+        assert settings["seed"] == 5 and settings["api_keys"] == {"count": 2}
+
+
+def test_config_file_preloads_tasks_and_settings(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text(
+        "clock: manual\n"
+        "settings:\n  api_keys: [from-config]\n  latency: {fixed_ms: 1}\n"
+        "tasks:\n"
+        "  - {kind: story, task_id: fixed-1, scenario: instant_success}\n"
+        "  - kind: project-setup\n    task_id: p-1\n"
+        "    scenario: {steps: [{status: TIMEOUT}]}\n"
+    )
+    with serve("--config", str(config)) as (_, url):
+        h = {"x-api-key": "from-config"}
+        assert requests.get(f"{url}/apis/story/fixed-1", headers=h).json()["status"] == "SUCCESS"
+        assert (
+            requests.get(f"{url}/apis/project-setup/p-1", headers=h).json()["status"] == "TIMEOUT"
+        )
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("- just a list\n", "must be a mapping"),
+        ("colour: red\n", "colour: unknown key"),
+        ("settings: {journal_size: lots}\n", "settings.journal_size"),
+        ("tasks:\n  - {kind: story, scenario: nope}\n", "tasks[0]"),
+        (
+            "tasks:\n  - {kind: story, task_id: a, scenario: {steps: [{status: 3}]}}\n",
+            "steps[0].status",
+        ),
+        ("clock: sundial\n", "clock"),
+        ("{{{\n", "not valid"),
+    ],
+)
+def test_bad_config_files_exit_2_with_the_reason(tmp_path: Path, content: str, words: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    result = run("serve", "--port", "0", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["serve", "--port", "http"], "--port"),
+        (["serve", "--port", "70000"], "--port"),
+        (["serve", "--clock", "sundial"], "--clock"),
+        (["serve", "--time-scale", "-1"], "--time-scale"),
+        (["serve", "--unknown-task", "maybe"], "--unknown-task"),
+        (["serve", "--default-scenario", "nope"], "no preset named"),
+        (["serve", "--default-scenario", "/no/such/file.yaml"], "cannot be read"),
+        (["serve", "--config", "/no/such/config.yaml"], "no such file"),
+        (["serve", "--threads", "0"], "--threads"),
+        (["serve", "--seed", "x"], "--seed"),
+        (["frobnicate"], "invalid choice"),
+        ([], "usage"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], words: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert words in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_exposed_host_warning_text() -> None:
+    proc = subprocess.Popen(
+        [*CMD, "serve", "--host", "0.0.0.0", "--port", "0"], stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+    proc.stderr.close()
+    assert "WARNING" in first and "0.0.0.0" in first and "--admin-token" in first
+
+
+@pytest.mark.parametrize("sub", [[], ["serve"], ["validate"], ["presets"]])
+def test_help_is_complete(sub: list[str]) -> None:
+    result = run(*sub, "--help")
+    assert result.returncode == 0
+    if sub == ["serve"]:
+        for option in (
+            "--host",
+            "--port",
+            "--config",
+            "--clock",
+            "--time-scale",
+            "--seed",
+            "--api-key",
+            "--unknown-task",
+            "--default-scenario",
+            "--admin-token",
+        ):
+            assert option in result.stdout
+
+
+def test_validate(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"steps": [{"status": "SUCCESS"}]}))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps:\n  - {status: SUCCESS, polls: 2}\n  - {status: PENDING}\n")
+    ok = run("validate", str(good))
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    failed = run("validate", str(good), str(bad))
+    assert failed.returncode == 2 and "steps[0].status" in failed.stderr
+
+
+def test_validate_every_shipped_fixture() -> None:
+    files = sorted(str(p) for p in (Path(__file__).parent.parent / "fixtures/scenarios").glob("*"))
+    result = run("validate", *files)
+    assert result.returncode == 0, result.stderr
+
+
+def test_presets_list_and_show() -> None:
+    listing = run("presets")
+    assert listing.returncode == 0 and "happy_path" in listing.stdout
+    shown = run("presets", "flaky_network")
+    assert shown.returncode == 0 and "drop_connection" in shown.stdout
+    assert run("presets", "nope").returncode == 2
