@@ -17,6 +17,7 @@ from .statuses import (
     SUCCESS,
     TIMEOUT,
 )
+from .testing import MockCamb, serve_in_thread
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "Fault",
     "Latency",
     "ManualClock",
+    "MockCamb",
     "MockCambError",
     "RealClock",
     "Reply",
@@ -47,4 +49,5 @@ __all__ = [
     "load_preset",
     "parse_scenario",
     "preset_names",
+    "serve_in_thread",
 ]
