@@ -237,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"mockcamb: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     def _stop(signum: int, frame: FrameType | None) -> None:
-        server.stop(timeout=0)
+        server.stop_soon()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -7,10 +7,12 @@ import errno
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import create_server
 
 from .app import MAX_BODY
@@ -67,6 +69,7 @@ class Server:
         app.config["MOCKCAMB_DROP_CONNECTION"] = self._drop_connection
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._stopping = threading.Event()
 
     def _drop_connection(self, environ: dict[str, Any]) -> bool:
         """Shut the socket of the request in ``environ``: the client gets no answer at all."""
@@ -107,21 +110,40 @@ class Server:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close every connection and the listening socket, then wait for the loop to end."""
-        if self._stopped.is_set():
+        """Stop accepting, let requests in flight finish (up to ``timeout`` seconds), then
+        close every connection and wait for the loop to end. Safe from any thread."""
+        if self._stopped.is_set() or self._stopping.is_set():
             return
+        self._stopping.set()
+        server = self._server
+        closed_listener = threading.Event()
+
+        def _close_listener() -> None:
+            with contextlib.suppress(OSError):
+                wasyncore.dispatcher.close(server)  # the listening socket only, not the trigger
+            closed_listener.set()
 
         def _close_all() -> None:
-            for dispatcher in list(self._server._map.values()):
+            for dispatcher in list(server._map.values()):
                 with contextlib.suppress(Exception):
                     dispatcher.close()
 
         try:
-            self._server.trigger.pull_trigger(_close_all)
+            server.trigger.pull_trigger(_close_listener)
+            closed_listener.wait(timeout)
+            dispatcher = server.task_dispatcher
+            deadline = time.monotonic() + timeout
+            while (dispatcher.active_count or dispatcher.queue) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            server.trigger.pull_trigger(_close_all)
         except OSError:  # the loop is gone already
             _close_all()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def stop_soon(self) -> None:
+        """Begin :meth:`stop` in another thread (for signal handlers in the serving thread)."""
+        threading.Thread(target=self.stop, name="mockcamb-stop", daemon=True).start()
 
     def __enter__(self) -> Server:
         return self.start() if self._thread is None else self
