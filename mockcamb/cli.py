@@ -48,7 +48,7 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mockcamb",
         description="Emulate CAMB.AI's asynchronous task API, check targets against its "
@@ -164,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate scenario files (YAML or JSON) without running them.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
+
+    conform = sub.add_parser(
+        "conform",
+        help="check a polling client against generated task lives in virtual time",
+        description="Run a polling client `poll(base_url, api_key, endpoint, task_id) -> dict` "
+        "against the emulator through generated scenarios, in virtual time, and report each "
+        "property it breaks with the smallest failing scenario. Exit 0 when it conforms, 1 "
+        "when it does not, 2 for usage errors.",
+    )
+    if conform_options:  # hypothesis is heavy: load it only for `mockcamb conform`
+        from .conformance import configure_parser
+
+        configure_parser(conform)
 
     presets = sub.add_parser(
         "presets",
@@ -288,14 +301,26 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conform(args: argparse.Namespace) -> int:
+    from .conformance import cmd_conform
+
+    return cmd_conform(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(conform_options="conform" in words)
+    args = parser.parse_args(words)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"serve": cmd_serve, "validate": cmd_validate, "presets": cmd_presets}[args.command]
+    handler = {
+        "serve": cmd_serve,
+        "validate": cmd_validate,
+        "presets": cmd_presets,
+        "conform": _cmd_conform,
+    }[args.command]
     try:
         return handler(args)
     except MockCambError as exc:
