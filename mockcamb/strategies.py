@@ -177,15 +177,14 @@ def scenarios(
     @st.composite
     def build(draw: st.DrawFn) -> JsonDict:
         n = draw(st.integers(1, max_steps))
+        is_final = draw(st.booleans()) if final is None else final
         # PENDING steps come first: a drawn scenario never moves backwards.
         running = sorted(
-            (draw(running_statuses(custom=custom)) for _ in range(n - 1)),
+            (draw(running_statuses(custom=custom)) for _ in range(n - (1 if is_final else 0))),
             key=lambda s: s != PENDING,
         )
-        steps = [_step(s, draw, last=False, max_polls=max_polls) for s in running]
-        is_final = draw(st.booleans()) if final is None else final
-        last_status = draw(final_statuses()) if is_final else draw(running_statuses(custom=custom))
-        steps.append(_step(last_status, draw, last=True, max_polls=max_polls))
+        chosen = [*running, draw(final_statuses())] if is_final else running
+        steps = [_step(s, draw, last=i == n - 1, max_polls=max_polls) for i, s in enumerate(chosen)]
         doc: JsonDict = {"steps": steps}
         if with_faults:
             doc["faults"] = draw(

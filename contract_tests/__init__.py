@@ -1,0 +1,1 @@
+"""The executable contract of CAMB.AI's task-status endpoints: ``pytest contract_tests``."""

@@ -1,0 +1,365 @@
+"""The contract suite's HTTP client: exact paths, rate-limited, honours Retry-After, and only
+ever sends GET requests to the two status endpoints of a named target.
+
+Built on :mod:`http.client` rather than requests because requests (urllib3) rewrites odd paths
+(``%00`` becomes ``%2500``, ``%2e`` becomes ``.``): the hostile-id checks must send the bytes
+they mean.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import math
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from mockcamb.statuses import KINDS
+
+API_KEY_HEADER = "x-api-key"
+USER_AGENT = "mockcamb-contract-suite/0.1"
+DEFAULT_TIMEOUT = 30.0
+#: Longest Retry-After the suite waits out; beyond it the answer is judged as it is.
+MAX_RETRY_AFTER = 60.0
+MAX_RETRIES = 3
+MAX_REDIRECTS = 3
+
+
+class Secret:
+    """An API key that never shows itself: not in repr, str, f-strings or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:  # never pickled into a hypothesis database or a report
+        raise TypeError("a Secret is not picklable")
+
+
+class TransportError(Exception):
+    """The request got no complete HTTP answer (refused, reset, dropped mid-body, timeout)."""
+
+
+class RateLimiter:
+    """At most ``rps`` request starts per second, across threads; ``None`` or 0: no limit."""
+
+    def __init__(self, rps: float | None) -> None:
+        self.interval = 1.0 / rps if rps else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (the target said Retry-After)."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
+
+
+@dataclass
+class Response:
+    """A complete HTTP answer."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    path: str
+    elapsed: float
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def media_type(self) -> str:
+        return self.content_type.split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The decoded JSON body; raises ValueError when it is not JSON."""
+        return json.loads(self.body.decode("utf-8"))
+
+    def preview(self, n: int = 120) -> str:
+        text = self.body[:n].decode("utf-8", "replace")
+        return repr(text + ("..." if len(self.body) > n else ""))
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse Retry-After (delta-seconds or an HTTP date) into seconds from now."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class Client:
+    """GETs the status endpoints of one target.
+
+    ``allowed_prefixes`` are the path prefixes (under the base path) this client may request;
+    a named target gets only the two status endpoints, and any other request is a bug in the
+    suite that raises before anything is sent. ``resend_on_stale`` sends a request again when
+    a kept-alive connection turns out closed before any answer; the emulator-only checks turn
+    it off, since a request mockcamb dropped on purpose must not be sent twice.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret | None,
+        limiter: RateLimiter,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        allowed_prefixes: tuple[str, ...] = tuple(f"/{k}/" for k in KINDS),
+        sleep: Any = time.sleep,
+        resend_on_stale: bool = True,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base URL must be http(s)://host[:port]/path, got {base_url!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port
+        self.base_path = parts.path.rstrip("/")
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.api_key = api_key
+        self.limiter = limiter
+        self.timeout = timeout
+        self.allowed_prefixes = allowed_prefixes
+        self._sleep = sleep
+        self.resend_on_stale = resend_on_stale
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return f"Client({self.origin}{self.base_path})"
+
+    # --- connections ------------------------------------------------------------------------
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _send_once(self, path: str, headers: Mapping[str, str]) -> Response:
+        """One GET of ``path`` (exact bytes), reusing the connection when it is still open."""
+        with self._lock:
+            for attempt in (1, 2):
+                reused = self._conn is not None and self.resend_on_stale
+                conn = self._conn or self._connect()
+                self._conn = conn
+                started = time.monotonic()
+                try:
+                    conn.putrequest("GET", path, skip_accept_encoding=True)
+                    for name, value in headers.items():
+                        conn.putheader(name, value)
+                    conn.endheaders()
+                except (http.client.HTTPException, OSError) as exc:
+                    self._drop()
+                    if reused and attempt == 1:
+                        continue  # a stale keep-alive connection: nothing reached the server
+                    raise TransportError(f"could not send GET {path}: {_describe(exc)}") from None
+                try:
+                    raw = conn.getresponse()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    self._drop()
+                    if reused and attempt == 1:
+                        continue  # closed before it read our request: safe to send again
+                    raise TransportError(
+                        f"GET {path}: the server closed the connection without answering"
+                    ) from None
+                except (http.client.HTTPException, OSError) as exc:
+                    self._drop()
+                    raise TransportError(f"GET {path}: {_describe(exc)}") from None
+                try:
+                    body = raw.read()
+                except (http.client.HTTPException, OSError) as exc:
+                    self._drop()
+                    raise TransportError(
+                        f"GET {path}: the connection broke while reading the body "
+                        f"({_describe(exc)})"
+                    ) from None
+                if raw.will_close:
+                    self._drop()
+                hdrs = {k.lower(): v for k, v in raw.getheaders()}
+                self.sent += 1
+                return Response(
+                    raw.status, raw.reason, hdrs, body, path, time.monotonic() - started
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def status_path(self, kind: str, wire_id: str) -> str:
+        """The exact request path of a status poll; ``wire_id`` is sent as it is."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        return f"{self.base_path}/{kind}/{wire_id}"
+
+    def _check_allowed(self, path: str) -> None:
+        rel = path[len(self.base_path) :] if path.startswith(self.base_path) else None
+        if rel is None or not rel.startswith(self.allowed_prefixes):
+            raise RuntimeError(
+                f"contract suite bug: refusing to request {path!r}; this target only gets GET "
+                f"{', '.join(self.base_path + p + '...' for p in self.allowed_prefixes)}"
+            )
+
+    def get(
+        self,
+        path: str,
+        *,
+        key: Secret | str | None = "default",
+        retry: bool = True,
+        follow: bool = True,
+    ) -> Response:
+        """GET ``path`` (absolute, exact). ``key="default"`` sends the target's key, ``None``
+        sends none, a :class:`Secret` sends that one. With ``retry`` a 429 (or a 503 that says
+        Retry-After) is waited out and sent again, up to :data:`MAX_RETRIES` times; with
+        ``follow`` redirects to other status-endpoint paths on the same origin are followed.
+        """
+        self._check_allowed(path)
+        chosen = self.api_key if key == "default" else key
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if isinstance(chosen, Secret):
+            headers[API_KEY_HEADER] = chosen.reveal()
+        redirects: list[str] = []
+        tries = 0
+        while True:
+            self.limiter.wait()
+            resp = self._send_once(path, headers)
+            resp.redirects = redirects
+            wait = retry_after_seconds(resp.headers.get("retry-after"))
+            throttled = resp.status == 429 or (resp.status == 503 and wait is not None)
+            if retry and throttled and tries < MAX_RETRIES:
+                tries += 1
+                pause = min(wait if wait is not None else 2.0**tries, MAX_RETRY_AFTER)
+                if wait is not None and wait > MAX_RETRY_AFTER:
+                    return resp
+                self.limiter.hold(pause)
+                self._sleep(pause)
+                continue
+            location = resp.headers.get("location")
+            if follow and resp.status in (301, 302, 303, 307, 308) and location:
+                target = self._same_status_path(location)
+                if target is not None and len(redirects) < MAX_REDIRECTS:
+                    redirects.append(f"{resp.status} -> {target}")
+                    path = target
+                    continue
+            return resp
+
+    def _same_status_path(self, location: str) -> str | None:
+        """The path of ``location`` if it is on this origin and under a status endpoint."""
+        absolute = urljoin(f"{self.origin}{self.base_path}/", location)
+        parts = urlsplit(absolute)
+        if f"{parts.scheme}://{parts.netloc}" != self.origin:
+            return None
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            self._check_allowed(path)
+        except RuntimeError:
+            return None
+        return path
+
+    def get_status(self, kind: str, wire_id: str, **kwargs: Any) -> Response:
+        return self.get(self.status_path(kind, wire_id), **kwargs)
+
+
+class AdminClient:
+    """The emulator's admin API (only ever used against the suite's own emulator)."""
+
+    def __init__(self, root_url: str, token: str | None, timeout: float = 10.0) -> None:
+        parts = urlsplit(root_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port
+        self.token = token
+        self.timeout = timeout
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, token: str | bool | None = True
+    ) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        headers = {"Content-Type": "application/json"}
+        chosen = self.token if token is True else (token or None)
+        if chosen:
+            headers["x-admin-token"] = chosen
+        try:
+            payload = None if body is None else json.dumps(body)
+            conn.request(method, f"/__admin{path}", body=payload, headers=headers)
+            raw = conn.getresponse()
+            data = raw.read()
+        finally:
+            conn.close()
+        try:
+            return raw.status, json.loads(data) if data else None
+        except ValueError:
+            return raw.status, data.decode("utf-8", "replace")
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        code, doc = self.request(method, path, body)
+        if code >= 300:
+            raise RuntimeError(f"admin {method} {path} answered {code}: {doc}")
+        return doc
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text

@@ -1,0 +1,194 @@
+"""Options, hypothesis profiles and fixtures of the contract suite.
+
+Without ``--camb-base-url`` the suite starts its own mockcamb on a free port (with a generated
+key and a task in every state); with it, the suite sends only rate-limited GET requests to the
+target's two status endpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from ._client import AdminClient, Client, RateLimiter, Secret
+from ._target import IDS_HINT, OWN_TASK_REFS, Options, Target, parse_options, start
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("live", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+_OPTIONS = pytest.StashKey[Options]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("camb", "CAMB.AI contract suite (contract_tests/)")
+    group.addoption(
+        "--camb-base-url",
+        metavar="URL",
+        help="API base of the target, e.g. https://client.camb.ai/apis (env CAMB_BASE_URL); "
+        "unset: the suite starts its own mockcamb",
+    )
+    group.addoption(
+        "--camb-api-key",
+        metavar="KEY",
+        help="a key the target accepts (env CAMB_API_KEY); never printed",
+    )
+    group.addoption(
+        "--camb-task-id",
+        action="append",
+        default=[],
+        metavar="KIND:ID",
+        help="a task that exists on the target, KIND story or project-setup; repeatable "
+        "(env CAMB_TASK_IDS, comma-separated)",
+    )
+    group.addoption(
+        "--camb-max-rps",
+        metavar="N",
+        help="ceiling on requests per second (env CAMB_MAX_RPS; default 5 against a named "
+        "target, no limit against the suite's own emulator; 0: no limit)",
+    )
+    group.addoption(
+        "--camb-allow-status",
+        action="append",
+        default=[],
+        metavar="STATUS",
+        help="admit a status beyond the documented vocabulary; repeatable "
+        "(env CAMB_ALLOW_STATUSES, comma-separated)",
+    )
+    group.addoption(
+        "--camb-polls",
+        metavar="N",
+        help="polls per task id for the shape and lifecycle checks, at least 3 "
+        "(env CAMB_POLLS; default 3)",
+    )
+    group.addoption(
+        "--camb-client",
+        metavar="TARGET",
+        default=None,
+        help="client under test for test_client_conformance.py (env CAMB_CLIENT)",
+    )
+    group.addoption(
+        "--camb-conformance-relax",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="relax one client-conformance requirement by name; repeatable",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_OPTIONS] = parse_options(config)
+    if config.getoption("camb_client") is None and os.environ.get("CAMB_CLIENT"):
+        config.option.camb_client = os.environ["CAMB_CLIENT"]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    opts = config.stash.get(_OPTIONS, None)
+    if opts is None:
+        return []
+    if opts.own:
+        return ["camb contract target: the suite's own mockcamb (emulator-only tests included)"]
+    rps = f"{opts.max_rps:g} requests/s" if opts.max_rps else "no rate limit"
+    return [
+        f"camb contract target: {opts.base_url} ({rps}; GET status endpoints only)",
+        f"camb api key: {'given' if opts.api_key else 'NOT SET - live-only tests will skip'}; "
+        f"task ids: {len(opts.task_refs)}; polls per task: {opts.polls}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "task_ref" not in metafunc.fixturenames:
+        return
+    opts = metafunc.config.stash[_OPTIONS]
+    refs = list(OWN_TASK_REFS if opts.own else opts.task_refs)
+    if refs:
+        ids = [f"{kind}:{task_id}" for kind, task_id in refs]
+        metafunc.parametrize("task_ref", refs, ids=ids, indirect=True, scope="session")
+    else:
+        metafunc.parametrize("task_ref", [None], ids=["no-task-ids"], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash[_OPTIONS].own:
+        return
+    skip = pytest.mark.skip(
+        reason="emulator-only test: runs only against the suite's own mockcamb "
+        "(leave --camb-base-url / CAMB_BASE_URL unset)"
+    )
+    for item in items:
+        if item.get_closest_marker("emulator_only") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def camb_options(pytestconfig: pytest.Config) -> Options:
+    return pytestconfig.stash[_OPTIONS]
+
+
+@pytest.fixture(scope="session")
+def camb(camb_options: Options) -> Iterator[Target]:
+    """The target: the named one, or a mockcamb the suite started."""
+    target = start(camb_options)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+@pytest.fixture(scope="session")
+def task_ref(request: pytest.FixtureRequest, camb: Target) -> tuple[str, str]:
+    ref: tuple[str, str] | None = request.param
+    if ref is None:
+        pytest.skip(f"live-only test: no task ids for {camb.base_url}; {IDS_HINT}")
+    camb.need_key()
+    return ref
+
+
+@dataclass
+class OwnEmulator:
+    """A private mockcamb for the emulator-only tests, free to reset and reconfigure."""
+
+    server: object
+    client: Client
+    admin: AdminClient
+    key: Secret
+    token: str
+
+    @property
+    def base_url(self) -> str:
+        return self.client.origin + self.client.base_path
+
+
+@pytest.fixture(scope="module")
+def own_emulator(camb: Target) -> Iterator[OwnEmulator]:
+    """A fresh mockcamb on a free port (emulator-only tests; skipped against named targets)."""
+    camb.need_own()
+    from mockcamb.app import create_app
+    from mockcamb.clock import ManualClock
+    from mockcamb.emulator import Emulator
+    from mockcamb.server import Server
+
+    key = Secret("mc-" + secrets.token_hex(16))
+    token = "admin-" + secrets.token_hex(8)
+    emu = Emulator(clock=ManualClock())
+    emu.configure({"api_keys": [key.reveal()]})
+    server = Server(create_app(emu, admin_token=token)).start()
+    client = Client(server.base_url, key, RateLimiter(None), resend_on_stale=False)
+    try:
+        yield OwnEmulator(server, client, AdminClient(server.url, token), key, token)
+    finally:
+        client.close()
+        server.stop()
