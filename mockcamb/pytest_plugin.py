@@ -27,6 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .testing import MockCamb
+    from .virtual_time import VirtualTime
 
 DEFAULT_HOST = "127.0.0.1"
 _ENV_HOST = "MOCKCAMB_HOST"
@@ -137,3 +138,30 @@ def mockcamb_responses(
         base_url=mockcamb_responses_base_url, api_key=mockcamb_api_key, settings=mockcamb_settings
     ) as mock:
         yield mock
+
+
+_CONTROLLERS = ("mockcamb", "mockcamb_responses")
+
+
+@pytest.fixture
+def mockcamb_virtual_sleep(request: pytest.FixtureRequest) -> Iterator[VirtualTime]:
+    """While the test runs, ``time.sleep`` and ``asyncio.sleep`` in the test's thread advance
+    the emulator's clock and return at once (``time.monotonic``/``time.time`` follow), so code
+    that polls every 15 s for 10 minutes finishes immediately. Other threads keep real time;
+    attach a worker with ``mockcamb_virtual_sleep.attach(thread.ident)``.
+
+    Advances the clock of every controller fixture the test uses (``mockcamb``,
+    ``mockcamb_responses``), ``mockcamb`` if it uses neither. Yields the
+    :class:`~mockcamb.virtual_time.VirtualTime` (``elapsed``, ``sleeps``).
+    """
+    # Set the controllers up first: their modules capture the real time.sleep at import.
+    names = [n for n in _CONTROLLERS if n in request.fixturenames] or ["mockcamb"]
+    controllers: list[MockCamb] = [request.getfixturevalue(n) for n in names]
+    from .virtual_time import virtual_time
+
+    def advance(seconds: float) -> None:
+        for controller in controllers:
+            controller.advance(seconds)
+
+    with virtual_time(advance) as vt:
+        yield vt
