@@ -1,0 +1,763 @@
+"""mockcamb benchmarks: every figure of issue 6, side by side with Prism and Mountebank.
+
+Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py``). Everything runs on
+127.0.0.1; each load run is bounded (``--seconds``, at most 10 by default). Prints the machine,
+the versions and the exact commands, then one line per figure and a summary of the targets.
+
+    python benchmarks/run.py                     # everything (about 4 minutes)
+    python benchmarks/run.py --only throughput   # one section: throughput, latency,
+                                                 # one-connection, virtual-time, memory,
+                                                 # startup
+    python benchmarks/run.py --no-peers          # skip npm and the peers
+    python benchmarks/run.py --json out.json     # also write the figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import importlib.util
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    API_KEY,
+    HOST,
+    ROOT,
+    Proc,
+    WrkResult,
+    ensure_wrk,
+    fmt_ms,
+    free_port,
+    machine_info,
+    print_machine,
+    run_wrk,
+    self_rss_kb,
+    start_process,
+    wait_until_answers,
+)
+
+SECTIONS = ("throughput", "latency", "one-connection", "virtual-time", "memory", "startup")
+KEY_HEADER = {"x-api-key": API_KEY}
+STATUS_PATH = "/apis/story/bench"
+SLOW_PATH = "/apis/story/slow"
+FIXED_MS = 200.0
+
+CONFIG_YAML = f"""# preloaded by benchmarks/run.py
+tasks:
+  - {{kind: story, task_id: bench, scenario: never_finishes}}
+  - kind: story
+    task_id: slow
+    scenario:
+      steps: [{{status: PENDING}}]
+      latency: {{fixed_ms: {FIXED_MS:g}}}
+"""
+
+Results = dict[str, Any]
+
+
+def section(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)), flush=True)
+
+
+def show(label: str, text: str) -> None:
+    print(f"  {label:<34} {text}", flush=True)
+
+
+class Bench:
+    """One benchmark run: a scratch folder, the mockcamb config, and the collected figures."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.seconds: float = args.seconds
+        self.scratch = Path(args.scratch)
+        self.logdir = Path(tempfile.mkdtemp(prefix="mockcamb-bench-logs-"))
+        self.config = self.logdir / "bench-config.yaml"
+        self.config.write_text(CONFIG_YAML)
+        self.results: Results = {}
+
+    # --- mockcamb processes ---------------------------------------------------------------
+
+    def serve_argv(self, port: int, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "mockcamb",
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--quiet",
+            "--api-key",
+            API_KEY,
+            "--config",
+            str(self.config),
+            *extra,
+        ]
+
+    @contextlib.contextmanager
+    def mockcamb(self, name: str, *extra: str) -> Iterator[Proc]:
+        port = free_port()
+        argv = self.serve_argv(port, *extra)
+        proc = start_process(name, argv, port, self.logdir, cwd=ROOT)
+        try:
+            wait_until_answers(port, "/__admin/health", timeout=30)
+            yield proc
+        finally:
+            proc.stop()
+
+    def wrk(self, port: int, path: str, connections: int, threads: int = 2) -> WrkResult:
+        url = f"http://{HOST}:{port}{path}"
+        run_wrk(url, threads=threads, connections=connections, seconds=2, headers=KEY_HEADER)
+        return run_wrk(
+            url, threads=threads, connections=connections, seconds=self.seconds, headers=KEY_HEADER
+        )
+
+    # --- 1. throughput ----------------------------------------------------------------------
+
+    def throughput(self) -> None:
+        section("1. Throughput: status GET, 32 connections (wrk -t2 -c32)")
+        import peers
+
+        res: Results = {"mockcamb": {}, "peers": {}, "peer_status": {}}
+        started: list[peers.Peer] = []
+        if self.args.no_peers:
+            res["peer_status"]["all"] = "skipped (--no-peers)"
+        else:
+            ok, why = peers.install(self.scratch)
+            res["peer_status"]["npm"] = why
+            if not ok:
+                show("peers", f"NOT INSTALLED: {why}")
+            else:
+                starters: list[tuple[str, Callable[[], peers.Peer]]] = [
+                    ("prism", lambda: peers.start_prism(self.scratch, free_port(), self.logdir)),
+                    (
+                        "mountebank",
+                        lambda: peers.start_mountebank(
+                            self.scratch, free_port(), free_port(), self.logdir
+                        ),
+                    ),
+                ]
+                for name, starter in starters:
+                    try:
+                        started.append(starter())
+                    except (OSError, TimeoutError) as exc:
+                        res["peer_status"][name] = f"did not start: {exc}"
+                        show(name, f"DID NOT START: {exc} (log {self.logdir / name}.log)")
+        variants: list[tuple[str, tuple[str, ...]]] = [("mockcamb serve (default)", ())]
+        variants += [(f"mockcamb serve --threads {t}", ("--threads", str(t))) for t in (4, 8)]
+        try:
+            for round_no in range(self.args.rounds):
+                if self.args.rounds > 1:
+                    print(f"  -- round {round_no + 1}")
+                for label, extra in variants:
+                    with self.mockcamb("mockcamb", *extra) as proc:
+                        r = self.wrk(proc.port, STATUS_PATH, 32)
+                    show(label, r.brief())
+                    res["mockcamb"].setdefault(label, []).append(r.to_dict())
+                for peer in started:
+                    r = self.wrk(peer.proc.port, peer.path, 32)
+                    label = f"{peer.name} {peer.version}"
+                    show(label, r.brief())
+                    res["peers"].setdefault(peer.name, []).append(r.to_dict())
+                    res["peer_status"][peer.name] = f"measured ({peer.version})"
+        finally:
+            for peer in started:
+                peer.proc.stop()
+        best = {k: max(x["rps"] for x in v) for k, v in res["mockcamb"].items()}
+        peer_best = {k: max(x["rps"] for x in v) for k, v in res["peers"].items()}
+        res["mockcamb_best_rps"] = best
+        res["peer_best_rps"] = peer_best
+        default = best["mockcamb serve (default)"]
+        if peer_best:
+            top_name, top = max(peer_best.items(), key=lambda kv: kv[1])
+            res["ratio_default_vs_best_peer"] = default / top
+            res["best_peer"] = top_name
+            show("ratio default / best peer", f"{default / top:.2f} (best peer: {top_name})")
+            for k, v in best.items():
+                show(f"ratio {k.removeprefix('mockcamb serve ')}", f"{v / top:.2f}")
+        else:
+            top = max(peers.PUBLISHED_RPS["prism"], peers.PUBLISHED_RPS["mountebank"])
+            res["ratio_default_vs_published_peer"] = default / top
+            show(
+                "ratio vs PUBLISHED (not measured)",
+                f"{default / top:.2f} against {top:.0f} req/s from the issue text",
+            )
+        print("  published reference figures (issue text, NOT measured here):")
+        for k, v in peers.PUBLISHED_RPS.items():
+            print(f"    {k:<32} {v:8.0f} req/s")
+        self.results["throughput"] = res
+
+    # --- 2. latency fidelity ----------------------------------------------------------------
+
+    def latency(self) -> None:
+        section(f"2. Fixed {FIXED_MS:g} ms latency at 256 connections (wrk -t2 -c256)")
+        res: Results = {"ideal_rps": 256 / (FIXED_MS / 1000)}
+        show("ideal", f"{res['ideal_rps']:.0f} req/s, p50 200-205 ms, p99 <= 215 ms")
+        for label, extra in (("default threads (64)", ()), ("--threads 512", ("--threads", "512"))):
+            with self.mockcamb("mockcamb-latency", *extra) as proc:
+                url = f"http://{HOST}:{proc.port}"
+                run_wrk(url + SLOW_PATH, connections=256, seconds=2, headers=KEY_HEADER)
+                probe: list[WrkResult] = []
+                # While 256 connections wait out their delay, one connection polls a task
+                # without latency: an injected delay must not hold up other requests.
+                t = threading.Thread(target=_probe, args=(url + STATUS_PATH, self.seconds, probe))
+                t.start()
+                r = run_wrk(
+                    url + SLOW_PATH, connections=256, seconds=self.seconds, headers=KEY_HEADER
+                )
+                t.join()
+            show(f"{label}: 200 ms task", r.brief())
+            show(f"{label}: no-delay probe (c1)", probe[0].brief() if probe else "no result")
+            res[label] = {
+                "slow": r.to_dict(),
+                "probe": probe[0].to_dict() if probe else None,
+                "ok": _latency_ok(r),
+                "rps_vs_ideal": r.rps / res["ideal_rps"],
+            }
+        self.results["latency"] = res
+
+    # --- 3. one connection ------------------------------------------------------------------
+
+    def one_connection(self) -> None:
+        section("3. One connection: status GET (wrk -t1 -c1)")
+        with self.mockcamb("mockcamb-c1") as proc:
+            r = self.wrk(proc.port, STATUS_PATH, 1, threads=1)
+        show("mockcamb serve (default)", r.brief())
+        self.results["one_connection"] = {"wrk": r.to_dict(), "ok": (r.p50_ms or 1e9) <= 0.5}
+
+    # --- 4. virtual time --------------------------------------------------------------------
+
+    def virtual_time(self) -> None:
+        section("4. Virtual time: ten_minute_job polled every 15 s")
+        res: Results = {}
+        have = {
+            m: importlib.util.find_spec(m) is not None
+            for m in ("mockcamb.pytest_plugin", "mockcamb.testing", "mockcamb.virtual_time")
+        }
+        res["modules"] = have
+        if not all(have.values()):
+            missing = [m for m, ok in have.items() if not ok]
+            show("fixtures", f"MISSING: {', '.join(missing)}")
+        else:
+            res["http"] = _time_virtual_poll("http", self.args.repeat)
+            res["in_process"] = _time_virtual_poll("responses", self.args.repeat)
+            for mode, limit in (("http", 0.2), ("in_process", 0.05)):
+                d = res[mode]
+                d["ok"] = d["median_s"] < limit
+                show(
+                    f"{mode} (target < {limit} s)",
+                    f"median {d['median_s'] * 1000:.1f} ms, max {d['max_s'] * 1000:.1f} ms, "
+                    f"{d['polls']} polls, {d['virtual_s']:.0f} virtual s",
+                )
+        res["core"] = _time_core_poll(self.args.repeat)
+        show(
+            "Emulator core, no transport",
+            f"median {res['core']['median_s'] * 1000:.2f} ms ({res['core']['polls']} polls)",
+        )
+        self.results["virtual_time"] = res
+
+    # --- 5. memory --------------------------------------------------------------------------
+
+    def memory(self) -> None:
+        section("5. Memory: idle tasks, journal ring, finished-task expiry")
+        res: Results = {}
+        n = self.args.tasks
+        for mode in ("rss", "tracemalloc"):
+            out = _child(["tasks", str(n), mode])
+            res[f"tasks_{mode}"] = out
+            show(
+                f"{n:,} idle tasks ({mode})",
+                f"{out['bytes_per_task']:.0f} B/task ({out['total_bytes'] / 2**20:.1f} MiB)",
+            )
+        res["tasks_ok"] = res["tasks_tracemalloc"]["bytes_per_task"] <= 1024
+        m = self.args.requests
+        out = _child(["journal", str(m)])
+        res["journal_in_process"] = out
+        show(
+            f"{m:,} Emulator.status calls",
+            f"RSS {out['rss_mib'][0]:.1f} -> {out['rss_mib'][-1]:.1f} MiB "
+            f"(after ring filled: +{out['growth_after_fill_mib']:.2f} MiB), "
+            f"{out['us_per_call']:.1f} us/call, journal {out['journal_len']} entries",
+        )
+        res["journal_http"] = self._http_rss()
+        h = res["journal_http"]
+        show(
+            f"HTTP, {len(h['runs'])} x {self.seconds:g} s wrk -c32",
+            f"RSS {' -> '.join(f'{x:.1f}' for x in h['rss_mib'])} MiB over "
+            f"{h['requests']:,} requests",
+        )
+        res["ttl"] = _child(["ttl", "10000"])
+        t = res["ttl"]
+        show(
+            "finished_ttl=60 s, 10,000 finished",
+            f"tasks {t['before']:,} -> {t['after']:,} after advancing 61 s "
+            f"(RSS {t['rss_before_mib']:.1f} -> {t['rss_after_mib']:.1f} MiB)",
+        )
+        self.results["memory"] = res
+
+    def _http_rss(self) -> Results:
+        runs = []
+        with self.mockcamb("mockcamb-rss") as proc:
+            rss = [proc.rss_kb() / 1024]
+            for _ in range(3):
+                r = run_wrk(
+                    f"http://{HOST}:{proc.port}{STATUS_PATH}",
+                    connections=32,
+                    seconds=self.seconds,
+                    headers=KEY_HEADER,
+                )
+                runs.append(r.to_dict())
+                rss.append(proc.rss_kb() / 1024)
+        return {"rss_mib": rss, "runs": runs, "requests": sum(r["requests"] for r in runs)}
+
+    # --- 6. start-up ------------------------------------------------------------------------
+
+    def startup(self) -> None:
+        section("6. Start-up: first answer")
+        res: Results = {}
+        times = []
+        for _ in range(self.args.repeat):
+            port = free_port()
+            t0 = time.perf_counter()
+            proc = start_process("startup", self.serve_argv(port), port, self.logdir, cwd=ROOT)
+            try:
+                wait_until_answers(port, STATUS_PATH, KEY_HEADER, timeout=30)
+                times.append(time.perf_counter() - t0)
+            finally:
+                proc.stop()
+        res["serve"] = _stats(times)
+        res["serve"]["ok"] = res["serve"]["median_s"] <= 0.5
+        show(
+            "mockcamb serve -> first answer",
+            f"median {res['serve']['median_s'] * 1000:.0f} ms, "
+            f"max {res['serve']['max_s'] * 1000:.0f} ms (n={len(times)}; target 500 ms)",
+        )
+        if importlib.util.find_spec("mockcamb.testing") is not None:
+            res["serve_in_thread"] = _child(["fixture-start", str(self.args.repeat)])
+            d = res["serve_in_thread"]
+            show(
+                "serve_in_thread() -> first answer",
+                f"median {d['median_s'] * 1000:.1f} ms (imports done), fresh process with "
+                f"imports {d['cold_s'] * 1000:.0f} ms",
+            )
+            res["pytest_fixture"] = _pytest_fixture_setup(self.logdir)
+            p = res["pytest_fixture"]
+            if "setup_s" in p:
+                p["ok"] = p["setup_s"] <= 0.3
+                show(
+                    "pytest `mockcamb` fixture setup",
+                    f"{p['setup_s'] * 1000:.0f} ms first test (server start), "
+                    f"{p.get('next_setup_s', 0) * 1000:.0f} ms next test (target 300 ms)",
+                )
+            else:
+                show("pytest `mockcamb` fixture setup", f"not measured: {p.get('error')}")
+        else:
+            show("pytest fixture", "MISSING: mockcamb.testing / mockcamb.pytest_plugin")
+        self.results["startup"] = res
+
+    # --- summary --------------------------------------------------------------------------
+
+    def summary(self) -> None:
+        section("Summary against the targets of issue 6")
+        r = self.results
+        rows: list[tuple[str, str, str]] = []
+
+        def add(name: str, ok: bool | None, text: str) -> None:
+            verdict = "n/a" if ok is None else ("PASS" if ok else "FAIL")
+            rows.append((name, verdict, text))
+
+        if "throughput" in r:
+            t = r["throughput"]
+            ratio = t.get("ratio_default_vs_best_peer")
+            if ratio is not None:
+                add(
+                    "1 throughput c32 >= best peer",
+                    ratio >= 1.0,
+                    f"{ratio:.2f}x {t['best_peer']} (same run)",
+                )
+            else:
+                ratio = t.get("ratio_default_vs_published_peer", 0.0)
+                add("1 throughput c32 >= best peer", None, f"{ratio:.2f}x published (no peers)")
+        if "latency" in r:
+            for label in ("default threads (64)", "--threads 512"):
+                d = r["latency"][label]
+                s = d["slow"]
+                add(
+                    f"2 200 ms at c256, {label}",
+                    d["ok"],
+                    f"p50 {fmt_ms(s['p50_ms'])} p99 {fmt_ms(s['p99_ms'])} "
+                    f"{s['rps']:.0f} req/s ({d['rps_vs_ideal']:.0%} of ideal)",
+                )
+        if "one_connection" in r:
+            w = r["one_connection"]["wrk"]
+            add("3 one connection p50 <= 0.5 ms", r["one_connection"]["ok"], fmt_ms(w["p50_ms"]))
+        if "virtual_time" in r:
+            v = r["virtual_time"]
+            for mode, limit in (("http", 0.2), ("in_process", 0.05)):
+                if mode in v:
+                    add(
+                        f"4 virtual time {mode} < {limit} s",
+                        v[mode]["ok"],
+                        f"{v[mode]['median_s'] * 1000:.1f} ms",
+                    )
+                else:
+                    add(f"4 virtual time {mode}", None, "fixture modules missing")
+        if "memory" in r:
+            m = r["memory"]
+            add(
+                "5 bytes per idle task <= 1 KB",
+                m["tasks_ok"],
+                f"{m['tasks_tracemalloc']['bytes_per_task']:.0f} B traced, "
+                f"{m['tasks_rss']['bytes_per_task']:.0f} B RSS",
+            )
+            j = m["journal_in_process"]
+            add(
+                "5 RSS flat over 1M requests",
+                j["growth_after_fill_mib"] < 5,
+                f"+{j['growth_after_fill_mib']:.2f} MiB after the ring filled",
+            )
+            add("5 finished tasks expire", m["ttl"]["after"] <= 1, f"{m['ttl']['after']} left")
+        if "startup" in r:
+            s = r["startup"]
+            add(
+                "6 serve first answer <= 0.5 s", s["serve"]["ok"], f"{s['serve']['median_s']:.3f} s"
+            )
+            p = s.get("pytest_fixture", {})
+            add(
+                "6 pytest fixture <= 0.3 s",
+                p.get("ok"),
+                f"{p['setup_s']:.3f} s" if "setup_s" in p else "not measured",
+            )
+        for name, verdict, text in rows:
+            print(f"  {verdict:<5} {name:<40} {text}")
+        self.results["summary"] = [{"target": n, "verdict": v, "figure": t} for n, v, t in rows]
+
+
+# --- helpers that run in this process or in a child ------------------------------------
+
+
+def _latency_ok(r: WrkResult) -> bool:
+    p50, p99 = r.p50_ms or 0.0, r.p99_ms or 1e9
+    errs = sum(r.socket_errors.values()) if r.socket_errors else 0
+    return 200 <= p50 <= 205 and p99 <= 215 and errs == 0
+
+
+def _probe(url: str, seconds: float, out: list[WrkResult]) -> None:
+    out.append(run_wrk(url, threads=1, connections=1, seconds=seconds, headers=KEY_HEADER))
+
+
+def _stats(times: list[float]) -> Results:
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "n": len(times),
+    }
+
+
+def _poll_until_final(session: Any, url: str, headers: dict[str, str]) -> int:
+    """A plain polling client: GET the status every 15 s until it is final."""
+    polls = 0
+    while True:
+        polls += 1
+        body = session.get(url, headers=headers, timeout=5).json()
+        if body["status"] in ("SUCCESS", "FAILED", "ERROR", "TIMEOUT", "PAYMENT_REQUIRED"):
+            return polls
+        time.sleep(15)
+
+
+def _time_virtual_poll(mode: str, repeat: int) -> Results:
+    """Time the ten-minute task through the HTTP fixture's controller or in process."""
+    import requests
+
+    from mockcamb.virtual_time import virtual_time
+
+    if mode == "http":
+        from mockcamb.testing import serve_in_thread
+
+        ctx: Any = serve_in_thread()
+    else:
+        from mockcamb.responses_mode import intercept
+
+        ctx = intercept()
+    times: list[float] = []
+    polls = 0
+    virtual = 0.0
+    with ctx as mock, requests.Session() as session:
+        for _ in range(repeat):
+            mock.reset()
+            t0 = time.perf_counter()
+            task_id = mock.create_task("story", "ten_minute_job")
+            with virtual_time(mock.advance) as vt:
+                polls = _poll_until_final(session, f"{mock.base_url}/story/{task_id}", mock.headers)
+            times.append(time.perf_counter() - t0)
+            virtual = vt.elapsed
+    return {**_stats(times), "polls": polls, "virtual_s": virtual}
+
+
+def _time_core_poll(repeat: int) -> Results:
+    from mockcamb.clock import ManualClock
+    from mockcamb.emulator import Emulator
+
+    times: list[float] = []
+    polls = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        emu = Emulator(clock=ManualClock())
+        task = emu.create_task("story", None, "ten_minute_job")
+        polls = 0
+        while True:
+            polls += 1
+            if emu.status("story", task.task_id, "k").body["status"] == "SUCCESS":
+                break
+            emu.advance(15)
+        times.append(time.perf_counter() - t0)
+    return {**_stats(times), "polls": polls}
+
+
+def _child(argv: list[str]) -> Results:
+    """Run ``run.py --child ...`` in a fresh interpreter (clean RSS) and read its JSON."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"child {argv} failed: {out.stderr[-2000:]}")
+    result: Results = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _pytest_fixture_setup(logdir: Path) -> Results:
+    """Run two tiny tests with the `mockcamb` fixture; read their setup durations."""
+    test = logdir / "test_fixture_startup.py"
+    test.write_text(
+        "import requests\n\n"
+        "def test_first(mockcamb):\n"
+        "    r = requests.get(f'{mockcamb.base_url}/story/x', headers=mockcamb.headers)\n"
+        "    assert r.status_code == 404\n\n"
+        "def test_second(mockcamb):\n"
+        "    r = requests.get(f'{mockcamb.base_url}/story/x', headers=mockcamb.headers)\n"
+        "    assert r.status_code == 404\n"
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(test),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--durations=0",
+        "--durations-min=0",
+        "--rootdir",
+        str(logdir),
+        "-c",
+        os.devnull,
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, cwd=logdir)
+    text = out.stdout + out.stderr
+    found = dict(
+        (name, float(sec)) for sec, name in re.findall(r"([\d.]+)s setup\s+\S+::(test_\w+)", text)
+    )
+    if "test_first" not in found:
+        return {"error": f"pytest exit {out.returncode}: {text[-500:]}", "command": argv}
+    return {
+        "setup_s": found["test_first"],
+        "next_setup_s": found.get("test_second", 0.0),
+        "command": " ".join(argv),
+    }
+
+
+# --- children -------------------------------------------------------------------------
+
+
+def child_tasks(n: int, mode: str) -> Results:
+    """Bytes per idle task: ``n`` tasks with generated ids, default scenario."""
+    from mockcamb.clock import ManualClock
+    from mockcamb.emulator import Emulator
+
+    emu = Emulator(clock=ManualClock())
+    emu.create_task("story")  # warm caches (preset parse, id generator)
+    gc.collect()
+    if mode == "tracemalloc":
+        import tracemalloc
+
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+    else:
+        before = self_rss_kb() * 1024
+    t0 = time.perf_counter()
+    for i in range(n):
+        emu.create_task("story" if i % 2 else "project-setup")
+    elapsed = time.perf_counter() - t0
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0] if mode == "tracemalloc" else self_rss_kb() * 1024
+    return {
+        "tasks": emu.task_count(),
+        "total_bytes": after - before,
+        "bytes_per_task": (after - before) / n,
+        "create_us": elapsed / n * 1e6,
+    }
+
+
+def child_journal(n: int) -> Results:
+    """RSS over ``n`` Emulator.status calls with the journal on (default ring of 10,000)."""
+    from mockcamb.clock import RealClock
+    from mockcamb.emulator import Emulator
+
+    emu = Emulator(clock=RealClock())
+    ids = [emu.create_task("story", f"t{i}", "never_finishes").task_id for i in range(1000)]
+    headers = [("Host", f"{HOST}:8080"), ("x-api-key", API_KEY), ("User-Agent", "bench")]
+    gc.collect()
+    rss = [self_rss_kb() / 1024]
+    step = max(1, n // 10)
+    t0 = time.perf_counter()
+    for i in range(n):
+        task_id = ids[i % 1000]
+        emu.status("story", task_id, API_KEY, path=f"/apis/story/{task_id}", headers=headers)
+        if (i + 1) % step == 0:
+            rss.append(self_rss_kb() / 1024)
+    elapsed = time.perf_counter() - t0
+    return {
+        "calls": n,
+        "rss_mib": rss,
+        "growth_after_fill_mib": max(rss[1:]) - rss[1],
+        "us_per_call": elapsed / n * 1e6,
+        "journal_len": len(emu.journal()),
+        "journal_size": emu.settings.journal_size,
+    }
+
+
+def child_ttl(n: int) -> Results:
+    from mockcamb.clock import ManualClock
+    from mockcamb.emulator import Emulator
+
+    emu = Emulator(clock=ManualClock())
+    emu.configure({"finished_ttl": 60})
+    ids = [emu.create_task("story", None, "instant_success").task_id for _ in range(n)]
+    for task_id in ids:
+        emu.status("story", task_id, API_KEY)
+    emu.clear_journal()
+    gc.collect()
+    rss_before = self_rss_kb() / 1024
+    before = emu.task_count()
+    emu.advance(61)
+    emu.create_task("story")  # expiry runs on the next create or poll
+    after = emu.task_count()
+    gc.collect()
+    return {
+        "before": before,
+        "after": after,
+        "rss_before_mib": rss_before,
+        "rss_after_mib": self_rss_kb() / 1024,
+    }
+
+
+def child_fixture_start(repeat: int) -> Results:
+    t_cold = time.perf_counter()
+    import requests
+
+    from mockcamb.testing import serve_in_thread
+
+    times = []
+    cold = 0.0
+    for i in range(repeat + 1):
+        t0 = time.perf_counter()
+        with serve_in_thread() as mock:
+            requests.get(f"{mock.base_url}/story/x", headers=mock.headers, timeout=5)
+            dt = time.perf_counter() - t0
+        if i == 0:
+            cold = time.perf_counter() - t_cold
+        else:
+            times.append(dt)
+    # the interpreter's own start-up is not in t_cold; the parent adds nothing either
+    return {**_stats(times), "cold_s": cold}
+
+
+def run_child(argv: list[str]) -> None:
+    kind, *rest = argv
+    handlers: dict[str, Callable[..., Results]] = {
+        "tasks": lambda n, mode: child_tasks(int(n), mode),
+        "journal": lambda n: child_journal(int(n)),
+        "ttl": lambda n: child_ttl(int(n)),
+        "fixture-start": lambda n: child_fixture_start(int(n)),
+    }
+    print(json.dumps(handlers[kind](*rest)))
+
+
+# --- main -----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run (<= 10)")
+    p.add_argument("--rounds", type=int, default=1, help="throughput rounds (interleaved)")
+    p.add_argument("--repeat", type=int, default=5, help="repeats for start-up/virtual time")
+    p.add_argument("--tasks", type=int, default=100_000, help="idle tasks for the memory figure")
+    p.add_argument("--requests", type=int, default=1_000_000, help="in-process status calls")
+    p.add_argument("--no-peers", action="store_true", help="do not install or run the peers")
+    p.add_argument(
+        "--scratch",
+        default=os.environ.get("MOCKCAMB_BENCH_SCRATCH", "/tmp/mockcamb-bench-peers"),
+        help="folder for the npm peers (default /tmp/mockcamb-bench-peers)",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    p.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        run_child(args.child)
+        return 0
+    args.seconds = min(max(args.seconds, 1.0), 10.0)
+    print("mockcamb benchmarks (issue 6): loopback only, each load run bounded")
+    info = machine_info()
+    print_machine(info)
+    print(f"command     {' '.join([sys.executable, *sys.argv])}")
+    if ensure_wrk() is None:
+        print("wrk is not available and could not be installed: apt-get install -y wrk")
+        return 2
+    bench = Bench(args)
+    bench.results["machine"] = info
+    print(f"logs        {bench.logdir}")
+    print(f"serve argv  {' '.join(bench.serve_argv(0))}  (port chosen per run)")
+    print(f"load        wrk -t2 -c32 -d{args.seconds:g}s --latency -H 'x-api-key: ...' URL")
+    chosen = args.only or list(SECTIONS)
+    steps: dict[str, Callable[[], None]] = {
+        "throughput": bench.throughput,
+        "latency": bench.latency,
+        "one-connection": bench.one_connection,
+        "virtual-time": bench.virtual_time,
+        "memory": bench.memory,
+        "startup": bench.startup,
+    }
+    for name in SECTIONS:
+        if name in chosen:
+            steps[name]()
+    bench.summary()
+    if args.json:
+        Path(args.json).write_text(json.dumps(bench.results, indent=2, default=str))
+        print(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
