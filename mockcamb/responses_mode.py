@@ -14,11 +14,11 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 import responses
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -30,10 +30,20 @@ if TYPE_CHECKING:
     from requests import PreparedRequest
 
 _sleep = time.sleep  # captured at import: a virtual sleep in the client never skips latency
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_STATUS = re.compile(r"^/(story|project-setup)/(.+)$", re.DOTALL)
-_RESULT = re.compile(r"^/(story|project-setup)-result/(.+)$", re.DOTALL)
-_CREATE = re.compile(r"^/(story|project-setup)$")
+# The Flask routes, with werkzeug's ``<path:...>`` converter regex (no DOTALL, like werkzeug).
+_PATH = "[^/].*?"
+_STATUS = re.compile(rf"/(story|project-setup)/({_PATH})")
+_RESULT = re.compile(rf"/(story|project-setup)-result/({_PATH})")
+_CREATE = re.compile(r"/(story|project-setup)")
+_ANY = re.compile(rf"/(?:{_PATH})?|//")  # werkzeug lets "/apis//" reach the "/apis/" route
+_FAST_STATUS = re.compile(r"/(story|project-setup)/(.+)", re.DOTALL)  # app.StatusFastPath
+_ROUTES = (
+    (_STATUS, "status", ("GET", "HEAD")),
+    (_RESULT, "result", ("GET", "HEAD")),
+    (_CREATE, "create", ("POST",)),
+)
+_HTML = "text/html; charset=utf-8"
+_ALLOW = "OPTIONS, GET, POST, PATCH, PUT, HEAD, DELETE"
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -52,10 +62,12 @@ class ResponsesAdapter:
         self._prefix = parts.path
         self.pattern = re.compile(re.escape(self.base_url) + r"(?:[/?#].*)?$", re.DOTALL)
 
-    def register(self, rsps: Any = responses.mock) -> None:
-        """Route every method under ``base_url`` to the emulator on ``rsps``."""
-        for method in METHODS:
-            rsps.add_callback(method, self.pattern, callback=self, content_type=None)
+    def register(self, rsps: Any = responses.mock) -> responses.BaseResponse:
+        """Route every method under ``base_url`` to the emulator on ``rsps``; returns the
+        registered response (``rsps.remove(it)`` undoes it)."""
+        route = _AnyMethod(self)
+        rsps.add(route)
+        return route
 
     def __call__(self, prepared: PreparedRequest) -> Answer | Exception:
         reply = self.reply_for(prepared)
@@ -79,6 +91,8 @@ class ResponsesAdapter:
             return self._route(request)
         except HTTPException as exc:  # e.g. a body too large for the form parser
             return error_reply(exc.code or 400, exc.description or exc.name)
+        finally:
+            request.close()  # uploaded files live in temporary files until closed
 
     def _request(self, prepared: PreparedRequest) -> Request | None:
         body = _body_bytes(prepared.body)
@@ -90,7 +104,10 @@ class ResponsesAdapter:
             base_url=self._origin,
             query_string=parts.query,
             method=prepared.method or "GET",
-            headers=list(prepared.headers.items()),
+            # The body is whole already (as a server hands it over after de-chunking).
+            headers=[
+                (k, v) for k, v in prepared.headers.items() if k.lower() != "transfer-encoding"
+            ],
             data=body,
         )
         try:
@@ -101,44 +118,96 @@ class ResponsesAdapter:
         return request
 
     def _route(self, request: Request) -> Reply:
+        """Route as the app does: its fast path for status GETs, then werkzeug's rules (a
+        route, else the catch-all; else a redirect to the path with merged slashes; else 405
+        or 404)."""
+        path = request.path
+        rest = path[len(self._prefix) :] if path.startswith(self._prefix) else path
+        method = request.method
+        if method == "GET" and (m := _FAST_STATUS.fullmatch(rest)):
+            return self._call("status", m, request)
+        if not rest:
+            return self._redirect(request, "/")
+        hit, wrong_method = _match(rest, method)
+        if hit is None and "//" in rest:
+            merged = re.sub("/{2,}", "/", rest)
+            hit, wrong_merged = _match(merged, method)
+            if hit is not None:
+                return self._redirect(request, merged)
+            wrong_method = wrong_method or wrong_merged
+        if hit is None:
+            if wrong_method:
+                return error_reply(405, MethodNotAllowed.description)
+            return error_reply(404, NotFound.description)
+        return self._call(hit[0], hit[1], request)
+
+    def _redirect(self, request: Request, rest: str) -> Reply:
+        query = request.query_string.decode("latin-1")
+        target = quote(self._prefix + rest, safe="/!$&'()*+,:;=@")
+        location = self._origin + target + (f"?{query}" if query else "")
+        return Reply(308, raw=b"", content_type=_HTML, headers={"Location": location})
+
+    def _call(self, action: str, m: re.Match[str], request: Request) -> Reply:
+        if action == "options":  # Flask answers OPTIONS on its routes itself, unjournaled
+            return Reply(200, raw=b"", content_type=_HTML, headers={"Allow": _ALLOW})
         emu = self.emulator
         path = request.path
         key = request.headers.get("x-api-key")
         headers = list(request.headers.items())
-        rest = path[len(self._prefix) :] if path.startswith(self._prefix) else path
-        method = "GET" if request.method == "HEAD" else request.method
-        if method == "GET":
-            if m := _RESULT.match(rest):
-                api_base = self._origin + API_PREFIX
-                return emu.result(m[1], m[2], key, base_url=api_base, path=path, headers=headers)
-            if m := _STATUS.match(rest):
-                return emu.status(m[1], m[2], key, path=path, headers=headers)
-        if method == "POST" and (m := _CREATE.match(rest)):
-            scenario = request.headers.get("x-mockcamb-scenario")
-            if m[1] == "story":
-                fields = (
-                    request.form.to_dict()
-                    if request.mimetype.startswith("multipart/") or request.form
-                    else {}
-                )
-                return emu.create(
-                    "story",
-                    key,
-                    fields,
-                    has_file="file" in request.files,
-                    scenario=scenario,
-                    path=path,
-                    headers=headers,
-                )
+        if action == "unknown":
+            return emu.unknown_route(request.method, path, key, headers)
+        kind = m[1]
+        if action == "status":
+            return emu.status(kind, m[2], key, path=path, headers=headers)
+        if action == "result":
+            base = self._origin + API_PREFIX
+            return emu.result(kind, m[2], key, base_url=base, path=path, headers=headers)
+        scenario = request.headers.get("x-mockcamb-scenario")
+        if kind == "story":
+            multipart = request.mimetype.startswith("multipart/")
             return emu.create(
-                "project-setup",
+                kind,
                 key,
-                request.get_json(silent=True),
+                request.form.to_dict() if multipart or request.form else {},
+                has_file="file" in request.files,
                 scenario=scenario,
                 path=path,
                 headers=headers,
             )
-        return emu.unknown_route(request.method, path, key, headers)
+        body = request.get_json(silent=True)
+        return emu.create(kind, key, body, scenario=scenario, path=path, headers=headers)
+
+
+def _match(rest: str, method: str) -> tuple[tuple[str, re.Match[str]] | None, bool]:
+    """werkzeug's matching of the app's rules: the first route whose path matches and that
+    allows ``method`` (OPTIONS always), else the catch-all; and whether some route matched
+    the path but not the method."""
+    wrong_method = False
+    for pattern, action, methods in _ROUTES:
+        if (m := pattern.fullmatch(rest)) is None:
+            continue
+        if method in methods:
+            return (action, m), wrong_method
+        if method == "OPTIONS":
+            return ("options", m), wrong_method
+        wrong_method = True
+    if (m := _ANY.fullmatch(rest)) is not None:
+        return ("unknown", m), wrong_method
+    return None, wrong_method
+
+
+class _AnyMethod(responses.CallbackResponse):
+    """One registration for every HTTP method: the emulator answers the methods it does not
+    route (404, as the server does), and ``assert_all_requests_are_fired`` sees one entry."""
+
+    def __init__(self, adapter: ResponsesAdapter) -> None:
+        super().__init__("GET", adapter.pattern, callback=adapter, content_type=None)
+        self._pattern = adapter.pattern
+
+    def matches(self, request: PreparedRequest) -> tuple[bool, str]:
+        if self._pattern.match(str(request.url)) is None:
+            return False, "URL does not match"
+        return True, ""
 
 
 def _body_bytes(body: Any) -> bytes:
@@ -177,8 +246,11 @@ def intercept(
         emu.configure(settings)
     adapter = ResponsesAdapter(emu, base_url)
     if rsps is not None:
-        adapter.register(rsps)
-        yield MockCamb(emu, adapter.base_url, api_key, responses=rsps)
+        route = adapter.register(rsps)
+        try:
+            yield MockCamb(emu, adapter.base_url, api_key, responses=rsps)
+        finally:
+            rsps.remove(route)
         return
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         adapter.register(mock)
