@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import platform
@@ -305,6 +306,32 @@ def _pkg(name: str) -> str:
         return "not installed"
 
 
+def mockcamb_source() -> str:
+    """Where ``mockcamb`` is imported from, and its git commit (``+dirty`` if modified)."""
+    spec = importlib.util.find_spec("mockcamb")
+    where = Path(spec.origin).parent if spec and spec.origin else None
+    if where is None:
+        return "not importable"
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return str(where)
+    return f"{where} (commit {head}{'+dirty' if dirty else ''})"
+
+
 def machine_info() -> dict[str, Any]:
     cpu = "?"
     with contextlib.suppress(OSError):
@@ -329,6 +356,7 @@ def machine_info() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
+        "mockcamb_source": mockcamb_source(),
         "packages": {
             n: _pkg(n) for n in ("mockcamb", "flask", "werkzeug", "waitress", "hypothesis")
         },
@@ -343,5 +371,6 @@ def print_machine(info: dict[str, Any]) -> None:
     print(f"machine     {info['nproc']} CPUs, {info['cpu']}, {info['memory']}, {info['kernel']}")
     print(f"load        {info['loadavg_at_start']} (1/5/15 min, at start)")
     print(f"python      {info['python']} ({info['python_executable']})")
+    print(f"mockcamb    {info['mockcamb_source']}")
     print("packages    " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
     print(f"tools       {info['wrk']}; node {info['node']}; npm {info['npm']}")

@@ -50,7 +50,16 @@ from common import (
     wait_until_answers,
 )
 
-SECTIONS = ("throughput", "latency", "one-connection", "virtual-time", "memory", "startup")
+SECTIONS = (
+    "throughput",
+    "latency",
+    "one-connection",
+    "virtual-time",
+    "memory",
+    "startup",
+    "proposal",
+)
+HERE = Path(__file__).resolve().parent
 KEY_HEADER = {"x-api-key": API_KEY}
 STATUS_PATH = "/apis/story/bench"
 SLOW_PATH = "/apis/story/slow"
@@ -112,8 +121,12 @@ class Bench:
     @contextlib.contextmanager
     def mockcamb(self, name: str, *extra: str) -> Iterator[Proc]:
         port = free_port()
-        argv = self.serve_argv(port, *extra)
-        proc = start_process(name, argv, port, self.logdir, cwd=ROOT)
+        with self.served(name, self.serve_argv(port, *extra), port) as proc:
+            yield proc
+
+    @contextlib.contextmanager
+    def served(self, name: str, argv: list[str], port: int) -> Iterator[Proc]:
+        proc = start_process(name, argv, port, self.logdir, cwd=self.logdir)
         try:
             wait_until_answers(port, "/__admin/health", timeout=30)
             yield proc
@@ -210,26 +223,63 @@ class Bench:
         show("ideal", f"{res['ideal_rps']:.0f} req/s, p50 200-205 ms, p99 <= 215 ms")
         for label, extra in (("default threads (64)", ()), ("--threads 512", ("--threads", "512"))):
             with self.mockcamb("mockcamb-latency", *extra) as proc:
-                url = f"http://{HOST}:{proc.port}"
-                run_wrk(url + SLOW_PATH, connections=256, seconds=2, headers=KEY_HEADER)
-                probe: list[WrkResult] = []
-                # While 256 connections wait out their delay, one connection polls a task
-                # without latency: an injected delay must not hold up other requests.
-                t = threading.Thread(target=_probe, args=(url + STATUS_PATH, self.seconds, probe))
-                t.start()
-                r = run_wrk(
-                    url + SLOW_PATH, connections=256, seconds=self.seconds, headers=KEY_HEADER
-                )
-                t.join()
-            show(f"{label}: 200 ms task", r.brief())
-            show(f"{label}: no-delay probe (c1)", probe[0].brief() if probe else "no result")
-            res[label] = {
-                "slow": r.to_dict(),
-                "probe": probe[0].to_dict() if probe else None,
-                "ok": _latency_ok(r),
-                "rps_vs_ideal": r.rps / res["ideal_rps"],
-            }
+                res[label] = self.latency_run(label, proc.port, res["ideal_rps"])
         self.results["latency"] = res
+
+    def latency_run(self, label: str, port: int, ideal: float) -> Results:
+        url = f"http://{HOST}:{port}"
+        run_wrk(url + SLOW_PATH, connections=256, seconds=2, headers=KEY_HEADER)
+        probe: list[WrkResult] = []
+        # While 256 connections wait out their delay, one connection polls a task without
+        # latency: an injected delay must not hold up other requests.
+        t = threading.Thread(target=_probe, args=(url + STATUS_PATH, self.seconds, probe))
+        t.start()
+        r = run_wrk(url + SLOW_PATH, connections=256, seconds=self.seconds, headers=KEY_HEADER)
+        t.join()
+        show(f"{label}: 200 ms task", r.brief())
+        show(f"{label}: no-delay probe (c1)", probe[0].brief() if probe else "no result")
+        return {
+            "slow": r.to_dict(),
+            "probe": probe[0].to_dict() if probe else None,
+            "ok": _latency_ok(r),
+            "rps_vs_ideal": r.rps / ideal,
+        }
+
+    # --- P. the prototype -------------------------------------------------------------------
+
+    def proposal(self) -> None:
+        section("P. PROTOTYPE asyncio front (benchmarks/proto_async_server.py), NOT mockcamb")
+        res: Results = {}
+
+        def argv(port: int) -> list[str]:
+            return [
+                sys.executable,
+                str(HERE / "proto_async_server.py"),
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--api-key",
+                API_KEY,
+                "--config",
+                str(self.config),
+            ]
+
+        port = free_port()
+        with self.served("proto", argv(port), port):
+            r = self.wrk(port, STATUS_PATH, 32)
+            show("prototype c32", r.brief())
+            res["c32"] = r.to_dict()
+            peer = self.results.get("throughput", {}).get("peer_best_rps", {})
+            if peer:
+                top = max(peer.values())
+                res["ratio_vs_best_peer"] = r.rps / top
+                show("ratio prototype / best peer", f"{r.rps / top:.2f}")
+            r1 = self.wrk(port, STATUS_PATH, 1, threads=1)
+            show("prototype c1", r1.brief())
+            res["c1"] = r1.to_dict()
+            res["latency"] = self.latency_run("prototype", port, 256 / (FIXED_MS / 1000))
+        self.results["proposal"] = res
 
     # --- 3. one connection ------------------------------------------------------------------
 
@@ -334,7 +384,9 @@ class Bench:
         for _ in range(self.args.repeat):
             port = free_port()
             t0 = time.perf_counter()
-            proc = start_process("startup", self.serve_argv(port), port, self.logdir, cwd=ROOT)
+            proc = start_process(
+                "startup", self.serve_argv(port), port, self.logdir, cwd=self.logdir
+            )
             try:
                 wait_until_answers(port, STATUS_PATH, KEY_HEADER, timeout=30)
                 times.append(time.perf_counter() - t0)
@@ -442,6 +494,21 @@ class Bench:
                 "6 pytest fixture <= 0.3 s",
                 p.get("ok"),
                 f"{p['setup_s']:.3f} s" if "setup_s" in p else "not measured",
+            )
+        if "proposal" in r:
+            pr = r["proposal"]
+            lat = pr["latency"]["slow"]
+            ratio = pr.get("ratio_vs_best_peer")
+            add(
+                "P prototype c32 (not mockcamb)",
+                None,
+                f"{pr['c32']['rps']:.0f} req/s" + (f", {ratio:.2f}x best peer" if ratio else ""),
+            )
+            add("P prototype c1 p50", None, fmt_ms(pr["c1"]["p50_ms"]))
+            add(
+                "P prototype 200 ms at c256",
+                pr["latency"]["ok"],
+                f"p50 {fmt_ms(lat['p50_ms'])} p99 {fmt_ms(lat['p99_ms'])} {lat['rps']:.0f} req/s",
             )
         for name, verdict, text in rows:
             print(f"  {verdict:<5} {name:<40} {text}")
@@ -748,6 +815,7 @@ def main(argv: list[str] | None = None) -> int:
         "virtual-time": bench.virtual_time,
         "memory": bench.memory,
         "startup": bench.startup,
+        "proposal": bench.proposal,
     }
     for name in SECTIONS:
         if name in chosen:
