@@ -10,6 +10,7 @@ from typing import Any, Final
 from flask import Blueprint, request
 
 from . import __version__
+from .scenario import load_preset, preset_names
 from .schemas import (
     CREATE_TASK_RESPONSE_SCHEMA,
     ERROR_BODY_SCHEMA,
@@ -130,24 +131,37 @@ def _json(name: str, description: str) -> dict[str, Any]:
 
 _UNAUTHORIZED: Final = _json("ErrorBody", "Missing or unknown x-api-key.")
 _NOT_FOUND_TASK: Final = _json("ErrorBody", "No task with this id.")
-_SCENARIO_HEADER: Final[dict[str, Any]] = {
-    "name": "x-mockcamb-scenario",
-    "in": "header",
-    "required": False,
-    "description": "mockcamb only: the preset the new task runs (e.g. flaky_network); "
-    "the real API ignores it.",
-    "schema": {"type": "string"},
-}
-_RUN_ID_QUERY: Final[dict[str, Any]] = {
-    "name": "run_id",
-    "in": "query",
-    "required": False,
-    "description": "Accepted as the SDK sends it; not used by the emulator.",
-    "schema": {"type": ["integer", "null"]},
-}
 
 
-def _status_path(kind: str, op_id: str) -> dict[str, Any]:
+def contract_presets() -> list[str]:
+    """Presets that keep to this document: no injected faults, no added latency."""
+    return [
+        name
+        for name in preset_names()
+        if not load_preset(name).faults and load_preset(name).latency is None
+    ]
+
+
+def _scenario_header() -> dict[str, Any]:
+    return {
+        "name": "x-mockcamb-scenario",
+        "in": "header",
+        "required": False,
+        "description": "mockcamb only (the real API ignores it): the preset the new task runs. "
+        "Presets that inject faults (flaky_network, garbage_bodies...) are accepted too but "
+        "deliberately break this contract, so they are not listed; an unknown name is a 400.",
+        "schema": {"type": "string", "enum": contract_presets()},
+    }
+
+
+def _link(operation_id: str, parameter: str, field: str) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "parameters": {parameter: f"$response.body#/{field}"},
+    }
+
+
+def _status_path(kind: str, op_id: str, result_op: str) -> dict[str, Any]:
     return {
         "get": {
             "operationId": op_id,
@@ -157,7 +171,10 @@ def _status_path(kind: str, op_id: str) -> dict[str, Any]:
                 {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
             "responses": {
-                "200": _json("TaskStatus", "The task's status; run_id once it succeeded."),
+                "200": {
+                    **_json("TaskStatus", "The task's status; run_id once it succeeded."),
+                    "links": {"result": _link(result_op, "run_id", "run_id")},
+                },
                 "401": _UNAUTHORIZED,
                 "404": _NOT_FOUND_TASK,
             },
@@ -183,9 +200,12 @@ def _result_path(kind: str, op_id: str, schema: str) -> dict[str, Any]:
     }
 
 
-def _create_responses() -> dict[str, Any]:
+def _create_responses(status_op: str) -> dict[str, Any]:
     return {
-        "200": _json("CreateTaskResponse", "The task was created; poll its status."),
+        "200": {
+            **_json("CreateTaskResponse", "The task was created; poll its status."),
+            "links": {"status": _link(status_op, "task_id", "task_id")},
+        },
         "400": _json("ErrorBody", "Unknown x-mockcamb-scenario preset."),
         "401": _UNAUTHORIZED,
         "422": _json("HTTPValidationError", "A required field is missing or malformed."),
@@ -214,32 +234,34 @@ def openapi_document(server_url: str = "/apis") -> dict[str, Any]:
                     "operationId": "createStory",
                     "summary": "Start a story task",
                     "tags": ["story"],
-                    "parameters": [_RUN_ID_QUERY, _SCENARIO_HEADER],
+                    "parameters": [_scenario_header()],
                     "requestBody": {
                         "required": True,
                         "content": {"multipart/form-data": {"schema": _ref("CreateStoryRequest")}},
                     },
-                    "responses": _create_responses(),
+                    "responses": _create_responses("getStoryStatus"),
                 }
             },
-            "/story/{task_id}": _status_path("story", "getStoryStatus"),
+            "/story/{task_id}": _status_path("story", "getStoryStatus", "getStoryResult"),
             "/story-result/{run_id}": _result_path("story", "getStoryResult", "StoryResult"),
             "/project-setup": {
                 "post": {
                     "operationId": "createProjectSetup",
                     "summary": "Start a project-setup task",
                     "tags": ["project-setup"],
-                    "parameters": [_RUN_ID_QUERY, _SCENARIO_HEADER],
+                    "parameters": [_scenario_header()],
                     "requestBody": {
                         "required": True,
                         "content": {
                             "application/json": {"schema": _ref("CreateProjectSetupRequest")}
                         },
                     },
-                    "responses": _create_responses(),
+                    "responses": _create_responses("getProjectSetupStatus"),
                 }
             },
-            "/project-setup/{task_id}": _status_path("project-setup", "getProjectSetupStatus"),
+            "/project-setup/{task_id}": _status_path(
+                "project-setup", "getProjectSetupStatus", "getProjectSetupResult"
+            ),
             "/project-setup-result/{run_id}": _result_path(
                 "project-setup", "getProjectSetupResult", "ProjectSetupResult"
             ),
@@ -276,6 +298,7 @@ __all__ = [
     "OPENAPI_VERSION",
     "PROJECT_SETUP_RESULT_SCHEMA",
     "STORY_RESULT_SCHEMA",
+    "contract_presets",
     "openapi",
     "openapi_document",
 ]
