@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import responses
@@ -84,6 +84,14 @@ class ResponsesAdapter:
 
     def reply_for(self, prepared: PreparedRequest) -> Reply:
         """The emulator's reply to one prepared request, routed exactly as the Flask app."""
+        if prepared.method == "GET":  # the hot path, like the app's: no werkzeug request
+            parts = urlsplit(prepared.url or "")
+            path = unquote(parts.path)
+            rest = path[len(self._prefix) :]
+            if path.startswith(self._prefix) and (m := _FAST_STATUS.fullmatch(rest)):
+                headers = [("Host", parts.netloc), *prepared.headers.items()]
+                key = prepared.headers.get("x-api-key")
+                return self.emulator.status(m[1], m[2], key, path=path, headers=headers)
         request = self._request(prepared)
         if request is None:
             return error_reply(413, "The data value transmitted exceeds the capacity limit.")
