@@ -12,10 +12,11 @@ import math
 import threading
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from . import rand
 from .clock import Clock, ManualClock, wall_time
@@ -121,35 +122,123 @@ class TaskState:
         return self.step == len(self.scenario.steps) - 1 and is_final(self.current.status)
 
 
-class Emulator:
-    """The whole emulated service: thread-safe, bounded in memory, driven by ``clock``."""
+class StaleSettings(Exception):
+    """A shared store saw settings newer than the ones this request was checked against;
+    the store has reloaded them and the request is answered again from the start."""
 
-    def __init__(self, settings: Settings | None = None, clock: Clock | None = None) -> None:
-        self.settings = settings or Settings()
-        self.clock: Clock = clock or ManualClock()
-        self._lock = threading.RLock()
+
+@dataclass(slots=True)
+class Poll:
+    """What one counted request to a task came to, as a store reports it."""
+
+    task: TaskState
+    n: int
+    now: float
+    step: Step
+    fault: Fault | None
+    run_id: int | None
+
+
+PickFault = Callable[[TaskState, int], "Fault | None"]
+SeedKey = Callable[[str, str, Scenario], int]
+
+
+class Store(Protocol):
+    """Where an :class:`Emulator` keeps its state: tasks, the finished and run indexes, the
+    journal, the counters, the settings and the clock. Every method is atomic on its own;
+    ``lock`` is held around a whole request where that is cheap (in memory) and is a no-op
+    where the store is shared by processes (Redis makes each operation atomic instead)."""
+
+    lock: AbstractContextManager[Any]
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> Settings:
+        """The settings as last seen (no round trip)."""
+
+    def set_settings(self, settings: Settings) -> None: ...
+
+    def refresh(self) -> bool:
+        """Reload shared settings if another worker changed them; True if they changed."""
+
+    def now(self) -> float: ...
+
+    def poll(
+        self,
+        kind: str,
+        task_id: str,
+        auto: Scenario | None,
+        seed_key: SeedKey,
+        pick_fault: PickFault,
+    ) -> Poll | None:
+        """Count one request to a task (creating it with ``auto`` if it is missing, ``auto``
+        is set and the id is valid, see :func:`valid_task_id`), settle it, pick its fault,
+        advance it if answered, record its history. ``None`` if there is no such task."""
+
+    def add(self, task: TaskState) -> bool:
+        """Insert a new task (evicting and expiring as the settings say); False if a task
+        with its kind and id exists already."""
+
+    def get(self, kind: str, task_id: str) -> TaskState | None: ...
+
+    def fresh(self, task: TaskState) -> TaskState:
+        """The current state of ``task``, settled to the clock (not counted as a poll)."""
+
+    def count(self) -> int: ...
+
+    def all(self, kind: str | None, limit: int) -> list[TaskState]: ...
+
+    def run_task(self, run_id: int) -> TaskState | None: ...
+
+    def next_created(self) -> int:
+        """The next number for a generated task id (1, 2, ...)."""
+
+    def peek_seq(self) -> int:
+        """The journal sequence number of the last request recorded."""
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append to the journal, numbering the entry (``seq``)."""
+
+    def journal(self) -> list[dict[str, Any]]:
+        """Every journal entry, oldest first."""
+
+    def clear_journal(self) -> None: ...
+
+    def reset(self) -> None:
+        """Forget every task, the journal, the counters and the clock; settings stay."""
+
+
+class MemoryStore:
+    """The embedded store: plain dicts and a deque in this process, under one lock."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.lock: AbstractContextManager[Any] = threading.RLock()
+        self.clock = clock
+        self.settings = settings
         self._tasks: dict[tuple[str, str], TaskState] = {}
         self._finished: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._runs: dict[int, tuple[str, str]] = {}
-        self._journal: deque[dict[str, Any]] = deque(maxlen=self.settings.journal_size)
+        self._journal: deque[dict[str, Any]] = deque(maxlen=settings.journal_size)
         self._journal_seq = 0
         self._next_run_id = 1000
         self._created = 0
 
-    # --- configuration ------------------------------------------------------------------
+    def set_settings(self, settings: Settings) -> None:
+        with self.lock:
+            if settings.journal_size != self._journal.maxlen:
+                self._journal = deque(self._journal, maxlen=settings.journal_size)
+            self.settings = settings
 
-    def configure(self, doc: Mapping[str, Any], *, allow_files: bool = False) -> Settings:
-        """Apply a partial settings document (admin ``PUT /settings`` or a config file)."""
-        with self._lock:
-            new = update_settings(self.settings, doc, allow_files=allow_files)
-            if new.journal_size != self.settings.journal_size:
-                self._journal = deque(self._journal, maxlen=new.journal_size)
-            self.settings = new
-            return new
+    def refresh(self) -> bool:
+        return False
+
+    def now(self) -> float:
+        return self.clock.now()
 
     def reset(self) -> None:
-        """Forget every task, the journal and the clock; settings stay."""
-        with self._lock:
+        with self.lock:
             self._tasks.clear()
             self._finished.clear()
             self._runs.clear()
@@ -161,53 +250,24 @@ class Emulator:
 
     # --- tasks --------------------------------------------------------------------------
 
-    def _seed_key(self, kind: str, task_id: str, scenario: Scenario) -> int:
-        if scenario.seed is not None:
-            return scenario.seed
-        return self.settings.seed * 1_000_003 + rand.key_of(f"{kind}/{task_id}")
+    def next_created(self) -> int:
+        with self.lock:
+            self._created += 1
+            return self._created
 
-    def _new_task_id(self) -> str:
-        self._created += 1
-        bits = int(rand.uniform(self.settings.seed, self._created, 1) * (1 << 53))
-        bits = (bits << 64) | int(rand.uniform(self.settings.seed, self._created, 2) * (1 << 53))
-        return str(uuid.UUID(int=bits & ((1 << 128) - 1), version=4))
+    def add(self, task: TaskState) -> bool:
+        with self.lock:
+            key = (task.kind, task.task_id)
+            if key in self._tasks:
+                return False
+            self._insert(task)
+            return True
 
-    def create_task(
-        self,
-        kind: str,
-        task_id: str | None = None,
-        scenario: Any = None,
-        *,
-        allow_files: bool = False,
-    ) -> TaskState:
-        """Create a task running ``scenario`` (a preset name, a document or ``None`` for the
-        default). Raises :class:`MockCambError` for a bad kind, id or scenario."""
-        if kind not in KINDS:
-            raise ConfigError(f"kind: must be 'story' or 'project-setup', got {kind!r}")
-        if task_id is not None:
-            check_task_id(task_id)
-        sc = (
-            self.settings.default_scenario
-            if scenario is None
-            else resolve_scenario(scenario, allow_files=allow_files)
-        )
-        with self._lock:
-            if task_id is None:
-                task_id = self._new_task_id()
-                while (kind, task_id) in self._tasks:
-                    task_id = self._new_task_id()
-            elif (kind, task_id) in self._tasks:
-                raise ConfigError(f"task_id: a {kind} task {task_id!r} exists already")
-            return self._add(kind, task_id, sc)
-
-    def _add(self, kind: str, task_id: str, scenario: Scenario) -> TaskState:
-        now = self.clock.now()
-        self._expire(now)
+    def _insert(self, task: TaskState) -> None:
+        self._expire(task.created_at)
         while len(self._tasks) >= self.settings.max_tasks:
             self._forget(next(iter(self._finished or self._tasks)))
-        task = TaskState(kind, task_id, scenario, now, self._seed_key(kind, task_id, scenario))
-        self._tasks[(kind, task_id)] = task
-        return task
+        self._tasks[(task.kind, task.task_id)] = task
 
     def _forget(self, key: tuple[str, str]) -> None:
         task = self._tasks.pop(key, None)
@@ -225,54 +285,256 @@ class Emulator:
                 return
             self._forget(key)
 
-    def get_task(self, kind: str, task_id: str) -> TaskState | None:
+    def get(self, kind: str, task_id: str) -> TaskState | None:
         return self._tasks.get((kind, task_id))
 
-    def task_count(self) -> int:
+    def fresh(self, task: TaskState) -> TaskState:
+        with self.lock:
+            task.settle(self.clock.now())
+            return task
+
+    def count(self) -> int:
         return len(self._tasks)
+
+    def all(self, kind: str | None, limit: int) -> list[TaskState]:
+        with self.lock:
+            chosen = [t for t in self._tasks.values() if kind is None or t.kind == kind]
+            return chosen[-limit:]
+
+    def run_task(self, run_id: int) -> TaskState | None:
+        key = self._runs.get(run_id)
+        return self._tasks.get(key) if key is not None else None
+
+    def poll(
+        self,
+        kind: str,
+        task_id: str,
+        auto: Scenario | None,
+        seed_key: SeedKey,
+        pick_fault: PickFault,
+    ) -> Poll | None:
+        with self.lock:
+            now = self.clock.now()
+            task = self._tasks.get((kind, task_id))
+            if task is None:
+                if auto is None or not valid_task_id(task_id):
+                    return None
+                task = TaskState(kind, task_id, auto, now, seed_key(kind, task_id, auto))
+                self._insert(task)
+            task.requests += 1
+            n = task.requests
+            task.settle(now)
+            if task.finished_at is not None:
+                self._expire(now)
+            steps = task.scenario.steps
+            step = steps[task.step]
+            run_id = step.run_id
+            if step.status == SUCCESS:
+                if task.run_id is None:
+                    if run_id is None:
+                        run_id = self._next_run_id
+                        self._next_run_id += 1
+                    task.run_id = run_id
+                    self._runs[run_id] = (kind, task.task_id)
+                run_id = task.run_id
+            fault = pick_fault(task, n)
+            if fault is None:
+                task.answered += 1
+                task.step_polls += 1
+                if task.step == len(steps) - 1:
+                    if task.finished_at is None and is_final(step.status):
+                        task.finished_at = now
+                        self._finished[(kind, task.task_id)] = now
+                elif step.polls is not None and task.step_polls >= step.polls:
+                    task.step += 1
+                    task.step_polls = 0
+                    task.step_started = now
+            limit = self.settings.history_limit
+            if limit:
+                if task.history is None or task.history.maxlen != limit:
+                    task.history = deque(task.history or (), maxlen=limit)
+                if fault is None:
+                    task.history.append((n, now, 200, step.status, None))
+                else:
+                    task.history.append((n, now, fault.http_status, None, fault.type))
+            return Poll(task, n, now, step, fault, run_id)
+
+    # --- journal ------------------------------------------------------------------------
+
+    def peek_seq(self) -> int:
+        return self._journal_seq
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            if self._journal.maxlen == 0:
+                return
+            self._journal_seq += 1
+            entry["seq"] = self._journal_seq
+            self._journal.append(entry)
+
+    def journal(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self._journal)
+
+    def clear_journal(self) -> None:
+        with self.lock:
+            self._journal.clear()
+
+
+class Emulator:
+    """The whole emulated service: thread-safe, bounded in memory, driven by ``clock``.
+
+    State lives in ``store``: a :class:`MemoryStore` by default, or a shared one such as
+    :class:`mockcamb.redis_store.RedisStore` so that several workers serve one set of tasks.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        *,
+        store: Store | None = None,
+    ) -> None:
+        if store is None:
+            store = MemoryStore(settings or Settings(), clock or ManualClock())
+        elif settings is not None:
+            store.set_settings(settings)
+        self.store: Store = store
+        self._seed_key_fn: SeedKey = self._seed_key
+        self._pick_fault_fn: PickFault = self._pick_fault
+
+    @property
+    def settings(self) -> Settings:
+        """The current settings (for a shared store: as the store holds them now)."""
+        self.store.refresh()
+        return self.store.settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self.store.set_settings(value)
+
+    @property
+    def clock(self) -> Clock:
+        return self.store.clock
+
+    # --- configuration ------------------------------------------------------------------
+
+    def configure(self, doc: Mapping[str, Any], *, allow_files: bool = False) -> Settings:
+        """Apply a partial settings document (admin ``PUT /settings`` or a config file)."""
+        store = self.store
+        with store.lock:
+            store.refresh()
+            new = update_settings(store.settings, doc, allow_files=allow_files)
+            store.set_settings(new)
+            return new
+
+    def reset(self) -> None:
+        """Forget every task, the journal and the clock; settings stay."""
+        self.store.reset()
+
+    # --- tasks --------------------------------------------------------------------------
+
+    def _seed_key(self, kind: str, task_id: str, scenario: Scenario) -> int:
+        if scenario.seed is not None:
+            return scenario.seed
+        return self.store.settings.seed * 1_000_003 + rand.key_of(f"{kind}/{task_id}")
+
+    def _new_task_id(self) -> str:
+        created = self.store.next_created()
+        seed = self.store.settings.seed
+        bits = int(rand.uniform(seed, created, 1) * (1 << 53))
+        bits = (bits << 64) | int(rand.uniform(seed, created, 2) * (1 << 53))
+        return str(uuid.UUID(int=bits & ((1 << 128) - 1), version=4))
+
+    def create_task(
+        self,
+        kind: str,
+        task_id: str | None = None,
+        scenario: Any = None,
+        *,
+        allow_files: bool = False,
+    ) -> TaskState:
+        """Create a task running ``scenario`` (a preset name, a document or ``None`` for the
+        default). Raises :class:`MockCambError` for a bad kind, id or scenario."""
+        if kind not in KINDS:
+            raise ConfigError(f"kind: must be 'story' or 'project-setup', got {kind!r}")
+        if task_id is not None:
+            check_task_id(task_id)
+        store = self.store
+        store.refresh()
+        sc = (
+            store.settings.default_scenario
+            if scenario is None
+            else resolve_scenario(scenario, allow_files=allow_files)
+        )
+        with store.lock:
+            if task_id is not None:
+                task = self._make(kind, task_id, sc)
+                if not store.add(task):
+                    raise ConfigError(f"task_id: a {kind} task {task_id!r} exists already")
+                return task
+            while True:
+                task = self._make(kind, self._new_task_id(), sc)
+                if store.add(task):
+                    return task
+
+    def _make(self, kind: str, task_id: str, scenario: Scenario) -> TaskState:
+        return TaskState(
+            kind, task_id, scenario, self.store.now(), self._seed_key(kind, task_id, scenario)
+        )
+
+    def get_task(self, kind: str, task_id: str) -> TaskState | None:
+        return self.store.get(kind, task_id)
+
+    def task_count(self) -> int:
+        return self.store.count()
 
     def snapshot(self, task: TaskState) -> dict[str, Any]:
         """The admin view of a task, settled to the current clock (not counted as a poll)."""
-        with self._lock:
-            task.settle(self.clock.now())
-            step = task.current
-            history = [
-                {"request": n, "clock": t, "http_status": code, "status": status, "fault": fault}
-                for n, t, code, status, fault in (task.history or ())
-            ]
-            return {
-                "kind": task.kind,
-                "task_id": task.task_id,
-                "status": step.status,
-                "step": task.step,
-                "finished": task.finished,
-                "run_id": task.run_id if task.run_id is not None else step.run_id,
-                "requests": task.requests,
-                "polls_answered": task.answered,
-                "created_at": task.created_at,
-                "finished_at": task.finished_at,
-                "scenario": task.scenario.to_dict(),
-                "history": history,
-            }
+        task = self.store.fresh(task)
+        step = task.current
+        history = [
+            {"request": n, "clock": t, "http_status": code, "status": status, "fault": fault}
+            for n, t, code, status, fault in (task.history or ())
+        ]
+        return {
+            "kind": task.kind,
+            "task_id": task.task_id,
+            "status": step.status,
+            "step": task.step,
+            "finished": task.finished,
+            "run_id": task.run_id if task.run_id is not None else step.run_id,
+            "requests": task.requests,
+            "polls_answered": task.answered,
+            "created_at": task.created_at,
+            "finished_at": task.finished_at,
+            "scenario": task.scenario.to_dict(),
+            "history": history,
+        }
 
     def tasks(self, kind: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        with self._lock:
-            chosen = [t for t in self._tasks.values() if kind is None or t.kind == kind]
-            return [self.snapshot(t) for t in chosen[-limit:]]
+        return [self.snapshot(t) for t in self.store.all(kind, limit)]
 
     def advance(self, seconds: float) -> float:
         """Move the clock forward (works on the real clock too)."""
-        return self.clock.advance(seconds)
+        return self.store.clock.advance(seconds)
 
     # --- the emulated API ---------------------------------------------------------------
 
     def _auth(self, api_key: str | None) -> Reply | None:
         if not api_key:
             return error_reply(401, "Missing API key: send it in the x-api-key header")
-        keys = self.settings.api_keys
+        keys = self.store.settings.api_keys
         if keys is not None and api_key not in keys:
             return error_reply(401, "Invalid API key")
         return None
+
+    def _checked_auth(self, api_key: str | None) -> Reply | None:
+        """Auth, re-checked against fresh settings before a rejection is answered."""
+        reply = self._auth(api_key)
+        if reply is not None and self.store.refresh():
+            raise StaleSettings
+        return reply
 
     def status(
         self,
@@ -285,90 +547,67 @@ class Emulator:
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
         """Answer ``GET /{kind}/{task_id}``: auth, lookup, state machine, faults, latency."""
-        with self._lock:
-            now = self.clock.now()
+        try:
+            return self._status(kind, task_id, api_key, method, path, headers)
+        except StaleSettings:
+            return self._status(kind, task_id, api_key, method, path, headers)
+
+    def _status(
+        self,
+        kind: str,
+        task_id: str,
+        api_key: str | None,
+        method: str,
+        path: str | None,
+        headers: Iterable[tuple[str, str]],
+    ) -> Reply:
+        store = self.store
+        with store.lock:
+            settings = store.settings
             task: TaskState | None = None
-            reply = self._auth(api_key)
+            keys = settings.api_keys
+            if api_key and (keys is None or api_key in keys):
+                reply = None
+            else:
+                reply = self._checked_auth(api_key)
             if reply is None:
-                task = self._tasks.get((kind, task_id))
-                if task is None and self.settings.unknown_task == "auto" and _valid_id(task_id):
-                    task = self._add(kind, task_id, self.settings.default_scenario)
-                if task is None:
+                auto = settings.default_scenario if settings.unknown_task == "auto" else None
+                p = store.poll(kind, task_id, auto, self._seed_key_fn, self._pick_fault_fn)
+                if p is None:
+                    now = store.now()
                     reply = error_reply(404, f"No {kind} task with id {_shorten(task_id)!r}")
                 else:
-                    reply = self._poll(task, now)
-            if task is None and self.settings.latency is not None:
-                reply.delay = self._delay(self.settings.latency, 0, self._journal_seq + 1)
-            self._record(method, path or f"/{kind}/{task_id}", kind, task, reply, now, headers)
+                    task = p.task
+                    now = p.now
+                    reply = self._answer(p, settings)
+            else:
+                now = store.now()
+            if task is None and settings.latency is not None:
+                reply.delay = self._delay(settings.latency, 0, store.peek_seq() + 1)
+            if settings.journal_size:
+                self._record(method, path or f"/{kind}/{task_id}", kind, task, reply, now, headers)
             return reply
 
-    def _poll(self, task: TaskState, now: float) -> Reply:
-        task.requests += 1
-        n = task.requests
-        task.settle(now)
-        if task.finished_at is not None:
-            self._expire(now)
-        scenario = task.scenario
-        step = task.current
-        body = self._body(task, step)
-        fault = self._pick_fault(task, n)
-        if fault is not None:
-            reply = _fault_reply(fault, body)
-        else:
-            reply = Reply(200, body)
-            task.answered += 1
-            task.step_polls += 1
-            last = len(scenario.steps) - 1
-            if task.step == last:
-                if task.finished_at is None and is_final(step.status):
-                    task.finished_at = now
-                    self._finished[(task.kind, task.task_id)] = now
-            elif step.polls is not None and task.step_polls >= step.polls:
-                task.step += 1
-                task.step_polls = 0
-                task.step_started = now
-        latency = scenario.latency or self.settings.latency
-        if latency is not None:
-            reply.delay = self._delay(latency, task.seed_key, n)
-        limit = self.settings.history_limit
-        if limit:
-            if task.history is None or task.history.maxlen != limit:
-                task.history = deque(task.history or (), maxlen=limit)
-            task.history.append(
-                (
-                    n,
-                    now,
-                    reply.status_code,
-                    None if fault else step.status,
-                    fault.type if fault else None,
-                )
-            )
-        return reply
-
-    def _delay(self, latency: Any, key: int, n: int) -> float:
-        return float(latency.sample(rand.uniform(key, n, 101), rand.uniform(key, n, 102)))
-
-    def _body(self, task: TaskState, step: Step) -> dict[str, Any]:
-        run_id = step.run_id
-        if step.status == SUCCESS:
-            if task.run_id is None:
-                if run_id is None:
-                    run_id = self._next_run_id
-                    self._next_run_id += 1
-                task.run_id = run_id
-                self._runs[run_id] = (task.kind, task.task_id)
-            run_id = task.run_id
-        body: dict[str, Any] = {"status": step.status, "run_id": run_id}
+    def _answer(self, p: Poll, settings: Settings) -> Reply:
+        step = p.step
+        body: dict[str, Any] = {"status": step.status, "run_id": p.run_id}
         if step.message is not None:
             body["message"] = step.message
         if step.exception_reason is not None:
             body["exception_reason"] = step.exception_reason
         if step.extra:
             body.update(step.extra)
-        return body
+        reply = Reply(200, body) if p.fault is None else _fault_reply(p.fault, body)
+        latency = p.task.scenario.latency or settings.latency
+        if latency is not None:
+            reply.delay = self._delay(latency, p.task.seed_key, p.n)
+        return reply
+
+    def _delay(self, latency: Any, key: int, n: int) -> float:
+        return float(latency.sample(rand.uniform(key, n, 101), rand.uniform(key, n, 102)))
 
     def _pick_fault(self, task: TaskState, n: int) -> Fault | None:
-        for source, faults in ((1, task.scenario.faults), (2, self.settings.faults)):
+        for source, faults in ((1, task.scenario.faults), (2, self.store.settings.faults)):
             for i, fault in enumerate(faults):
                 if fault.probability is None:
                     if n in fault.polls:
@@ -389,8 +628,10 @@ class Emulator:
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
         """Answer ``POST /story`` (multipart ``fields``) or ``POST /project-setup`` (JSON)."""
-        with self._lock:
-            now = self.clock.now()
+        self.store.refresh()
+        store = self.store
+        with store.lock:
+            now = store.now()
             reply = self._auth(api_key)
             task = None
             if reply is None:
@@ -404,18 +645,20 @@ class Emulator:
                 else:
                     try:
                         sc = (
-                            self.settings.default_scenario
+                            store.settings.default_scenario
                             if scenario is None
                             else resolve_scenario(scenario)
                         )
                     except MockCambError as exc:
                         reply = error_reply(400, f"x-mockcamb-scenario: {exc}")
                     else:
-                        task_id = self._new_task_id()
-                        task = self._add(kind, task_id, sc)
-                        reply = Reply(200, {"task_id": task_id})
-            if self.settings.latency is not None:
-                reply.delay = self._delay(self.settings.latency, 0, self._journal_seq + 1)
+                        task = self._make(kind, self._new_task_id(), sc)
+                        while not store.add(task):
+                            task = self._make(kind, self._new_task_id(), sc)
+                        reply = Reply(200, {"task_id": task.task_id})
+            latency = store.settings.latency
+            if latency is not None:
+                reply.delay = self._delay(latency, 0, store.peek_seq() + 1)
             self._record("POST", path or f"/{kind}", kind, task, reply, now, headers)
             return reply
 
@@ -430,13 +673,17 @@ class Emulator:
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
         """Answer ``GET /story-result/{run_id}`` or ``GET /project-setup-result/{run_id}``."""
-        with self._lock:
-            now = self.clock.now()
+        self.store.refresh()
+        store = self.store
+        with store.lock:
+            now = store.now()
             reply = self._auth(api_key)
             task = None
             if reply is None:
-                key = self._runs.get(int(run_id)) if run_id.isascii() and run_id.isdigit() else None
-                task = self._tasks.get(key) if key is not None and key[0] == kind else None
+                if run_id.isascii() and run_id.isdigit():
+                    task = store.run_task(int(run_id))
+                if task is not None and task.kind != kind:
+                    task = None
                 if task is None:
                     reply = error_reply(404, f"No finished {kind} run with id {_shorten(run_id)!r}")
                 else:
@@ -448,8 +695,10 @@ class Emulator:
         self, method: str, path: str, api_key: str | None, headers: Iterable[tuple[str, str]] = ()
     ) -> Reply:
         """Any other path under the API prefix: 401 without a key, else 404."""
-        with self._lock:
-            now = self.clock.now()
+        self.store.refresh()
+        store = self.store
+        with store.lock:
+            now = store.now()
             reply = self._auth(api_key) or error_reply(404, f"No route {method} {_shorten(path)}")
             self._record(method, path, None, None, reply, now, headers)
             return reply
@@ -466,9 +715,8 @@ class Emulator:
         now: float,
         headers: Iterable[tuple[str, str]],
     ) -> None:
-        if self._journal.maxlen == 0:
+        if self.store.settings.journal_size == 0:
             return
-        self._journal_seq += 1
         hdrs: dict[str, str] = {}
         for name, value in headers:
             if len(hdrs) >= MAX_JOURNAL_HEADERS:
@@ -480,9 +728,9 @@ class Emulator:
             if isinstance(reply.body, dict) and reply.status_code == 200
             else None
         )
-        self._journal.append(
+        self.store.record(
             {
-                "seq": self._journal_seq,
+                "seq": 0,
                 "method": method,
                 "path": _shorten(path, 512),
                 "kind": kind,
@@ -502,18 +750,15 @@ class Emulator:
         self, kind: str | None = None, task_id: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         """Journal entries, oldest first, filtered by kind and task id."""
-        with self._lock:
-            out = [
-                dict(e)
-                for e in self._journal
-                if (kind is None or e["kind"] == kind)
-                and (task_id is None or e["task_id"] == task_id)
-            ]
+        out = [
+            dict(e)
+            for e in self.store.journal()
+            if (kind is None or e["kind"] == kind) and (task_id is None or e["task_id"] == task_id)
+        ]
         return out[-limit:] if limit else out
 
     def clear_journal(self) -> None:
-        with self._lock:
-            self._journal.clear()
+        self.store.clear_journal()
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -523,13 +768,14 @@ def _shorten(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _valid_id(task_id: str) -> bool:
+def valid_task_id(task_id: str) -> bool:
+    """An id a poll may auto-create: 1-200 printable characters, no slash."""
     return 0 < len(task_id) <= MAX_TASK_ID and task_id.isprintable() and "/" not in task_id
 
 
 def check_task_id(task_id: Any) -> str:
     """A task id an admin may create: 1-200 printable characters, no slash."""
-    if not isinstance(task_id, str) or not _valid_id(task_id):
+    if not isinstance(task_id, str) or not valid_task_id(task_id):
         raise ConfigError(
             "task_id: must be a string of 1 to 200 printable characters without '/', "
             f"got {_shorten(repr(task_id))}"
