@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -143,19 +143,33 @@ def parse_options(config: pytest.Config) -> Options:
     )
 
 
-@dataclass
 class Target:
-    """The server under test and how to reach it."""
+    """The server under test and how to reach it. Not a dataclass: hypothesis prints a
+    dataclass field by field with every falsifying example, this prints as one line."""
 
-    options: Options
-    client: Client
-    base_url: str
-    api_key: Secret | None
-    task_refs: list[tuple[str, str]]
-    admin: AdminClient | None = None
-    server: Any = None
-    emulator: Any = None
-    _polls: dict[tuple[str, str], list[Poll]] = field(default_factory=dict)
+    def __init__(
+        self,
+        options: Options,
+        client: Client,
+        base_url: str,
+        api_key: Secret | None,
+        task_refs: list[tuple[str, str]],
+        admin: AdminClient | None = None,
+        server: Any = None,
+        emulator: Any = None,
+    ) -> None:
+        self.options = options
+        self.client = client
+        self.base_url = base_url
+        self.api_key = api_key
+        self.task_refs = task_refs
+        self.admin = admin
+        self.server = server
+        self.emulator = emulator
+        self._polls: dict[tuple[str, str], list[Poll]] = {}
+
+    def __repr__(self) -> str:  # short: hypothesis prints it with every falsifying example
+        return f"Target({self.base_url})"
 
     @property
     def own(self) -> bool:

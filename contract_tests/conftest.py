@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from ._client import AdminClient, Client, RateLimiter, Secret
 from ._target import IDS_HINT, OWN_TASK_REFS, Options, Target, parse_options, start
@@ -27,7 +26,15 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("live", max_examples=10, deadline=None)
+# Against a live API every example is a request: few of them, and no shrinking (a failure
+# is reported as found, instead of being minimised with many more requests).
+settings.register_profile(
+    "live",
+    max_examples=10,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    print_blob=True,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 _OPTIONS = pytest.StashKey[Options]()
@@ -157,19 +164,24 @@ def task_ref(request: pytest.FixtureRequest, camb: Target) -> tuple[str, str]:
     return ref
 
 
-@dataclass
 class OwnEmulator:
     """A private mockcamb for the emulator-only tests, free to reset and reconfigure."""
 
-    server: object
-    client: Client
-    admin: AdminClient
-    key: Secret
-    token: str
+    def __init__(
+        self, server: object, client: Client, admin: AdminClient, key: Secret, token: str
+    ) -> None:
+        self.server = server
+        self.client = client
+        self.admin = admin
+        self.key = key
+        self.token = token
 
     @property
     def base_url(self) -> str:
         return self.client.origin + self.client.base_path
+
+    def __repr__(self) -> str:
+        return f"OwnEmulator({self.base_url})"
 
 
 @pytest.fixture(scope="module")

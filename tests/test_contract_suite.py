@@ -1,0 +1,259 @@
+"""The contract suite is sharp and fair: run as a user would (``python -m pytest contract_tests
+--camb-base-url ...``) against servers that each break one rule, it fails naming that rule;
+against conforming variants, and against a mockcamb named as the target, it passes. The key
+never appears in its output, and a named target only ever gets rate-limited status GETs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from broken_servers import API_KEY, TASK_IDS, VARIANTS, make_app
+
+from mockcamb.app import create_app
+from mockcamb.clock import ManualClock
+from mockcamb.emulator import Emulator
+from mockcamb.server import Server
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = ROOT / "contract_tests"
+MOCKCAMB_KEY = "mockcamb-target-key-81f0c2"
+MOCKCAMB_RPS = 25.0
+
+
+@dataclass
+class Run:
+    code: int
+    output: str
+    seconds: float
+
+
+def _run_suite(base_url: str, key: str, task_ids: list[str], tmp: Path, *extra: str) -> Run:
+    """The suite in a fresh interpreter, as a user runs it; the key goes in the environment
+    for half the runs and on the command line for the other half. ``--select PATH`` in
+    ``extra`` runs that module of the suite instead of all of it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMB_", "PYTEST_"))}
+    env["HYPOTHESIS_PROFILE"] = "live"
+    paths, rest = [str(SUITE)], list(extra)
+    if "--select" in rest:
+        at = rest.index("--select")
+        paths = [rest[at + 1]]
+        del rest[at : at + 2]
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rfs",
+        "--camb-base-url",
+        base_url,
+        *rest,
+    ]
+    if len(task_ids) % 2:
+        env["CAMB_API_KEY"] = key
+        env["CAMB_TASK_IDS"] = ",".join(task_ids)
+    else:
+        args += ["--camb-api-key", key]
+        for ref in task_ids:
+            args += ["--camb-task-id", ref]
+    started = time.monotonic()
+    proc = subprocess.run(
+        args, cwd=tmp, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def mockcamb_target() -> Iterator[tuple[Server, Emulator]]:
+    emu = Emulator(clock=ManualClock())
+    emu.configure({"api_keys": [MOCKCAMB_KEY]})
+    emu.create_task("story", "m-pending", {"steps": [{"status": "PENDING"}]})
+    emu.create_task(
+        "story",
+        "m-throttled",
+        {
+            "steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCCESS"}],
+            "faults": [{"poll": 1, "http_status": 429, "retry_after": 1}],
+        },
+    )
+    emu.create_task("project-setup", "m-done", "instant_success")
+    server = Server(create_app(emu)).start()
+    yield server, emu
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(
+    tmp_path_factory: pytest.TempPathFactory, mockcamb_target: tuple[Server, Emulator]
+) -> Iterator[dict[str, Run]]:
+    """Every variant's run, made in parallel once for the module (about 20 subprocesses)."""
+    servers = {name: Server(make_app(v), threads=4).start() for name, v in VARIANTS.items()}
+    jobs = {
+        name: (srv.base_url, API_KEY, TASK_IDS, ("--camb-max-rps", "0", *_selection(name)))
+        for name, srv in servers.items()
+    }
+    jobs["mockcamb_as_named_target"] = (
+        mockcamb_target[0].base_url,
+        MOCKCAMB_KEY,
+        ["story:m-pending", "story:m-throttled", "project-setup:m-done"],
+        ("--camb-max-rps", str(MOCKCAMB_RPS)),
+    )
+    try:
+        with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
+            futures = {
+                name: pool.submit(_run_suite, url, key, ids, tmp_path_factory.mktemp(name), *extra)
+                for name, (url, key, ids, extra) in jobs.items()
+            }
+            yield {name: f.result() for name, f in futures.items()}
+    finally:
+        for srv in servers.values():
+            srv.stop()
+
+
+#: Where each rule is checked: a broken server is run against that module only (the
+#: conforming ones, and mockcamb, against the whole suite), to keep this file fast.
+_RULE_MODULES = {
+    "auth-missing-key": "test_auth.py",
+    "auth-wrong-key": "test_auth.py",
+    "unknown-id-4xx": "test_task_ids.py",
+    "error-json-body": "test_task_ids.py",
+    "hostile-id-4xx": "test_task_ids.py",
+}
+
+
+def _selection(name: str) -> tuple[str, ...]:
+    rule = VARIANTS[name].rule
+    if rule is None:
+        return ()
+    return ("--select", str(SUITE / _RULE_MODULES.get(rule, "test_status_endpoints.py")))
+
+
+def _failed_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("FAILED ")]
+
+
+BROKEN = sorted(name for name, v in VARIANTS.items() if v.rule is not None)
+CONFORMING = sorted(name for name, v in VARIANTS.items() if v.rule is None)
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_suite_fails_naming_the_broken_rule(runs: dict[str, Run], name: str) -> None:
+    variant = VARIANTS[name]
+    run = runs[name]
+    assert run.code == 1, f"{name}: suite exit code {run.code}, expected 1\n{run.output[-3000:]}"
+    failed = _failed_lines(run.output)
+    assert failed, f"{name}: no test failed:\n{run.output[-3000:]}"
+    assert f"ContractViolation: [{variant.rule}] " in run.output, (
+        f"{name}: no failure names [{variant.rule}]:\n{run.output[-5000:]}"
+    )
+    if variant.only_project_setup:
+        wrong = [line for line in failed if "project-setup" not in line.split(" - ")[0]]
+        assert not wrong, f"{name}: the story endpoint is right but these failed: {wrong}"
+
+
+@pytest.mark.parametrize("name", [*CONFORMING, "mockcamb_as_named_target"])
+def test_suite_passes_conforming_servers(runs: dict[str, Run], name: str) -> None:
+    run = runs[name]
+    assert run.code == 0, f"{name}: suite failed against a conforming server:\n{run.output[-4000:]}"
+    assert " passed" in run.output and "failed" not in run.output.splitlines()[-1]
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "mockcamb_as_named_target"])
+def test_api_key_never_appears_in_the_output(runs: dict[str, Run], name: str) -> None:
+    key = MOCKCAMB_KEY if name == "mockcamb_as_named_target" else API_KEY
+    assert key not in runs[name].output
+
+
+def test_named_target_gets_only_rate_limited_status_gets(
+    runs: dict[str, Run], mockcamb_target: tuple[Server, Emulator]
+) -> None:
+    assert runs["mockcamb_as_named_target"].code == 0
+    journal = mockcamb_target[1].journal()
+    assert len(journal) > 20
+    bad = [
+        (e["method"], e["path"])
+        for e in journal
+        if e["method"] != "GET"
+        or not e["path"].startswith(("/apis/story/", "/apis/project-setup/"))
+    ]
+    assert not bad, f"requests other than status GETs: {bad[:5]}"
+    walls = sorted(e["wall"] for e in journal)
+    rate = (len(walls) - 1) / (walls[-1] - walls[0])
+    assert rate <= MOCKCAMB_RPS * 1.1, f"{rate:.1f} requests/s against a ceiling of {MOCKCAMB_RPS}"
+    throttled = [e for e in journal if e["task_id"] == "m-throttled"]
+    assert throttled[0]["status_code"] == 429
+    assert throttled[1]["status_code"] == 200, "the suite did not retry after the 429"
+    assert throttled[1]["wall"] - throttled[0]["wall"] >= 0.9, "Retry-After: 1 was not honoured"
+
+
+def test_no_key_for_a_named_target_skips_with_a_hint(tmp_path: Path) -> None:
+    server = Server(make_app(VARIANTS["conforming_base"])).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMB_")}
+        env["HYPOTHESIS_PROFILE"] = "live"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                str(SUITE),
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-rs",
+                "--camb-base-url",
+                server.base_url,
+                "--camb-max-rps",
+                "0",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        server.stop()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "error" not in out.splitlines()[-1]
+    assert "set CAMB_API_KEY" in out and "CAMB_TASK_IDS" in out
+    # Auth needs no key: those tests still ran against the named target, and passed.
+    assert " passed" in out.splitlines()[-1]
+
+
+def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(SUITE),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--camb-base-url",
+            "http://127.0.0.1:9/apis",
+            "--camb-task-id",
+            "video:abc",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CAMB_")},
+    )
+    assert proc.returncode == 4
+    assert "--camb-task-id: expected KIND:ID" in proc.stderr
