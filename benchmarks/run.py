@@ -7,7 +7,7 @@ the versions and the exact commands, then one line per figure and a summary of t
     python benchmarks/run.py                     # everything (about 4 minutes)
     python benchmarks/run.py --only throughput   # one section: throughput, latency,
                                                  # one-connection, virtual-time, memory,
-                                                 # startup
+                                                 # startup, proposal (the asyncio prototype)
     python benchmarks/run.py --no-peers          # skip npm and the peers
     python benchmarks/run.py --json out.json     # also write the figures as JSON
 """
