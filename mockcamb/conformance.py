@@ -573,8 +573,11 @@ class Run:
 class _RunState:
     """The harness's live view of the run in progress (shared with the WSGI gate)."""
 
-    def __init__(self, run: Run, key: str, config: ConformanceConfig, emu: Emulator) -> None:
+    def __init__(
+        self, run: Run, tag: str, key: str, config: ConformanceConfig, emu: Emulator
+    ) -> None:
         self.run = run
+        self.tag = tag
         self.key = key
         self.config = config
         self.emu = emu
@@ -731,7 +734,11 @@ class _Gate:
         seq, serve = state.on_request(environ.get("REQUEST_METHOD", "GET"), path, key_state)
         if not serve:
             return _busy(start_response, "stopped by the conformance harness")
-        tagged = {"HTTP_X_MOCKCAMB_SEQ": str(seq), "HTTP_X_MOCKCAMB_KEY": key_state}
+        tagged = {
+            "HTTP_X_MOCKCAMB_RUN": state.tag,
+            "HTTP_X_MOCKCAMB_SEQ": str(seq),
+            "HTTP_X_MOCKCAMB_KEY": key_state,
+        }
         tagged.update(environ)
 
         def _start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -794,7 +801,7 @@ class Harness:
         emu.configure({"api_keys": [key]})
         emu.create_task(life.endpoint, task_id, life.scenario())
         run = Run(life, prop, task_id)
-        state = _RunState(run, key, self.config, emu)
+        state = _RunState(run, tag, key, self.config, emu)
         self.state = state
         self.old_keys.add(key)
         result: dict[str, Any] = {}
@@ -863,6 +870,8 @@ class Harness:
     def _exchanges(self, state: _RunState) -> list[Exchange]:
         out: list[Exchange] = []
         for entry in self.emu.journal():
+            if entry["headers"].get("x-mockcamb-run") != state.tag:
+                continue  # e.g. a late request from a client abandoned in an earlier run
             seq = entry["headers"].get("x-mockcamb-seq")
             if seq is None or not seq.isdigit():
                 continue
@@ -1418,7 +1427,8 @@ def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
 
 
 def cmd_conform(args: argparse.Namespace) -> int:
-    """Run ``mockcamb conform``: 0 when the client conforms, 1 when not, 2 on bad usage."""
+    """Run ``mockcamb conform``: 0 when the client conforms, 1 when not, 2 on bad usage
+    (130 when interrupted)."""
     try:
         cfg = config_from_args(args)
         if os.getcwd() not in sys.path and "" not in sys.path:
@@ -1432,7 +1442,11 @@ def cmd_conform(args: argparse.Namespace) -> int:
         mark = "ok" if finding is None else "FAIL"
         print(f"  checked {name}: {mark}", file=sys.stderr, flush=True)
 
-    report = check_client(client, cfg, on_result=progress)
+    try:
+        report = check_client(client, cfg, on_result=progress)
+    except KeyboardInterrupt:
+        print("mockcamb conform: interrupted", file=sys.stderr)
+        return 130
     report.target = args.target
     print(report.format())
     return 0 if report.ok else 1

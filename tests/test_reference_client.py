@@ -12,10 +12,20 @@ from typing import Any
 import pytest
 
 from mockcamb.client import PermanentError, PollTimeout, TransientError, _retry_after, poll
-from mockcamb.conformance import ConformanceConfig, check_client
+from mockcamb.conformance import (
+    ConformanceConfig,
+    FaultSpec,
+    Harness,
+    Life,
+    Wait,
+    check_client,
+    judge_politeness,
+    judge_success,
+    load_client,
+)
 from mockcamb.emulator import Emulator
 from mockcamb.server import Server
-from mockcamb.virtual_time import VirtualTime, virtual_time
+from mockcamb.virtual_time import VirtualTime, patched, virtual_time
 
 KEY = "reference-key"
 REAL_PERF = time.perf_counter  # captured before any virtual time
@@ -200,3 +210,24 @@ def test_passes_every_conformance_property(seed: int) -> None:
         "permanent-errors",
         "unknown-status",
     }
+
+
+def test_passes_the_longest_life_the_harness_generates() -> None:
+    # Every wait the generator can stack up, one after another: four steps of five polls
+    # (each up to 36 s apart) and eight groups of three 429s with the largest Retry-After
+    # (time-driven steps would overlap with these waits). It must fit in the reference
+    # poller's deadline of an hour.
+    cfg = ConformanceConfig()
+    throttle = FaultSpec("http_error", 429, cfg.max_retry_after)
+    life = Life(
+        "project-setup",
+        tuple(Wait("PENDING", polls=5) for _ in range(4)),
+        "SUCCESS",
+        1,
+        fault_groups=tuple((throttle,) * cfg.max_faults_in_row for _ in range(8)),
+    )
+    with patched(), Harness(load_client("mockcamb.client:poll"), cfg) as harness:
+        run = harness.run(life, "politeness")
+    assert judge_success(run, cfg) is None
+    assert judge_politeness(run, cfg) is None
+    assert 1800 < run.virtual_seconds < 3600
