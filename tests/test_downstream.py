@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -170,6 +169,7 @@ def run_pytest(
 
 
 def write_project(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     (root / "pytest.ini").write_text("[pytest]\n")
     (root / "camb_app.py").write_text(APP)
     (root / "test_app.py").write_text(TESTS)
@@ -263,7 +263,6 @@ def test_the_built_wheel_installs_in_a_fresh_venv_and_serves(tmp_path: Path) -> 
     )
     subprocess.run([python, "-c", check], check=True, timeout=120, cwd=tmp_path)
     project = write_project(tmp_path / "project")
-    shutil.rmtree(project / "__pycache__", ignore_errors=True)
     start = time.monotonic()
     result = run_pytest(project, python=python)
     assert result.returncode == 0, result.stdout + result.stderr
