@@ -294,8 +294,9 @@ def hostile_task_ids(max_length: int = 300) -> st.SearchStrategy[str]:
         [
             "%00",
             "a%00b",
-            "%2e%2e%2fadmin",
-            "a%2F..%2F..%2Fadmin",
+            "%2e%2e%2e",
+            "t%2Fx%2F%2e%2e%2Fid",
+            "t/x/%2E%2E/id",
             "x//y",
             "x/",
             "x/./y",
