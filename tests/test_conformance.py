@@ -40,7 +40,7 @@ from mockcamb.scenario import parse_scenario
 from mockcamb.virtual_time import patched
 
 REAL_PERF = time.perf_counter
-FAST = {"examples": 15, "seed": 20260101, "shrink_seconds": 5.0}
+FAST = {"examples": 15, "seed": 20260101, "shrink_seconds": 20.0}
 NAMES = [p.name for p in PROPERTIES]
 
 
