@@ -137,6 +137,7 @@ class Poll:
     step: Step
     fault: Fault | None
     run_id: int | None
+    journaled: bool = False  # the store wrote the journal entry itself
 
 
 PickFault = Callable[[TaskState, int], "Fault | None"]
@@ -172,10 +173,15 @@ class Store(Protocol):
         auto: Scenario | None,
         seed_key: SeedKey,
         pick_fault: PickFault,
+        method: str,
+        path: str | None,
+        headers: Iterable[tuple[str, str]],
     ) -> Poll | None:
         """Count one request to a task (creating it with ``auto`` if it is missing, ``auto``
         is set and the id is valid, see :func:`valid_task_id`), settle it, pick its fault,
-        advance it if answered, record its history. ``None`` if there is no such task."""
+        advance it if answered, record its history; a store may also journal the request
+        (``Poll.journaled``, given ``method``, ``path`` and ``headers``). ``None`` if there
+        is no such task."""
 
     def add(self, task: TaskState) -> bool:
         """Insert a new task (evicting and expiring as the settings say); False if a task
@@ -312,6 +318,9 @@ class MemoryStore:
         auto: Scenario | None,
         seed_key: SeedKey,
         pick_fault: PickFault,
+        method: str,
+        path: str | None,
+        headers: Iterable[tuple[str, str]],
     ) -> Poll | None:
         with self.lock:
             now = self.clock.now()
@@ -547,10 +556,11 @@ class Emulator:
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
         """Answer ``GET /{kind}/{task_id}``: auth, lookup, state machine, faults, latency."""
-        try:
-            return self._status(kind, task_id, api_key, method, path, headers)
-        except StaleSettings:
-            return self._status(kind, task_id, api_key, method, path, headers)
+        while True:
+            try:
+                return self._status(kind, task_id, api_key, method, path, headers)
+            except StaleSettings:  # a shared store reloaded its settings: answer afresh
+                continue
 
     def _status(
         self,
@@ -565,6 +575,7 @@ class Emulator:
         with store.lock:
             settings = store.settings
             task: TaskState | None = None
+            p: Poll | None = None
             keys = settings.api_keys
             if api_key and (keys is None or api_key in keys):
                 reply = None
@@ -572,7 +583,16 @@ class Emulator:
                 reply = self._checked_auth(api_key)
             if reply is None:
                 auto = settings.default_scenario if settings.unknown_task == "auto" else None
-                p = store.poll(kind, task_id, auto, self._seed_key_fn, self._pick_fault_fn)
+                p = store.poll(
+                    kind,
+                    task_id,
+                    auto,
+                    self._seed_key_fn,
+                    self._pick_fault_fn,
+                    method,
+                    path,
+                    headers,
+                )
                 if p is None:
                     now = store.now()
                     reply = error_reply(404, f"No {kind} task with id {_shorten(task_id)!r}")
@@ -584,7 +604,7 @@ class Emulator:
                 now = store.now()
             if task is None and settings.latency is not None:
                 reply.delay = self._delay(settings.latency, 0, store.peek_seq() + 1)
-            if settings.journal_size:
+            if settings.journal_size and not (p is not None and p.journaled):
                 self._record(method, path or f"/{kind}/{task_id}", kind, task, reply, now, headers)
             return reply
 
@@ -717,12 +737,7 @@ class Emulator:
     ) -> None:
         if self.store.settings.journal_size == 0:
             return
-        hdrs: dict[str, str] = {}
-        for name, value in headers:
-            if len(hdrs) >= MAX_JOURNAL_HEADERS:
-                break
-            low = name.lower()
-            hdrs[low] = REDACTED if low in SECRET_HEADERS else value[:MAX_HEADER_VALUE]
+        hdrs = journal_headers(headers)
         status = (
             reply.body.get("status")
             if isinstance(reply.body, dict) and reply.status_code == 200
@@ -762,6 +777,22 @@ class Emulator:
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers as the journal keeps them: lower-cased, bounded, secrets redacted."""
+    hdrs: dict[str, str] = {}
+    for name, value in headers:
+        if len(hdrs) >= MAX_JOURNAL_HEADERS:
+            break
+        low = name.lower()
+        hdrs[low] = REDACTED if low in SECRET_HEADERS else value[:MAX_HEADER_VALUE]
+    return hdrs
+
+
+def shorten(text: str, n: int = 80) -> str:
+    """``text`` cut to ``n`` characters, marked with '...' when cut."""
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _shorten(text: str, n: int = 80) -> str:
