@@ -450,8 +450,7 @@ def _injected(doc: dict[str, Any]) -> tuple[frozenset[int], bool]:
     """Status codes a scenario's faults may answer (their bodies are deliberately odd), and
     whether it drops connections."""
     faults = doc.get("faults", [])
-    codes = {f.get("http_status", 200) for f in faults if f.get("type") != "http_error"}
-    codes |= {f["http_status"] for f in faults if f.get("http_status", 0) >= 500}
+    codes = {f.get("http_status", 200) for f in faults}  # their bodies are the scenario's
     drops = any(f.get("type") == "drop_connection" for f in faults)
     return frozenset(codes), drops
 
