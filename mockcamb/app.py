@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +48,28 @@ def to_response(reply: Reply) -> Response:
         resp.headers["Content-Length"] = "1048576"
         resp.direct_passthrough = True
     return resp
+
+
+class _NotJSON:
+    """What :func:`json_body` returns for a body that is not strict JSON."""
+
+
+NOT_JSON = _NotJSON()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(data: bytes) -> Any:
+    """Parse a request body as strict JSON: NaN/Infinity, bad UTF-8 and absurd nesting
+    give :data:`NOT_JSON` (so a 4xx), never an exception."""
+    if not data:
+        return NOT_JSON
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return NOT_JSON
 
 
 def _json_error(status: int, detail: Any) -> Response:
@@ -100,7 +123,7 @@ def create_story() -> Response:
 
 @api.post("/project-setup")
 def create_project_setup() -> Response:
-    body = request.get_json(silent=True)
+    body = json_body(request.get_data(cache=True))
     return to_response(
         emulator().create(
             "project-setup",
@@ -159,9 +182,10 @@ def _check_admin_token() -> Response | None:
 
 
 def _body() -> dict[str, Any]:
-    if not request.get_data():
+    data = request.get_data(cache=True)
+    if not data:
         return {}
-    doc = request.get_json(silent=True)
+    doc = json_body(data)
     if not isinstance(doc, dict):
         raise ConfigError("body: must be a JSON object")
     return doc

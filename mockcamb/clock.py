@@ -26,11 +26,19 @@ class Clock(Protocol):
     def reset(self) -> None: ...
 
 
-def _check_advance(seconds: float) -> float:
+#: The furthest a clock may go (about 31,700 years): beyond, float seconds lose precision.
+MAX_CLOCK = 1e12
+
+
+def _check_advance(seconds: float, now: float) -> float:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         raise ConfigError("seconds: must be a number")
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
         raise ConfigError(f"seconds: must be a finite number >= 0, got {seconds!r}")
+    if now + seconds > MAX_CLOCK:
+        raise ConfigError(
+            f"seconds: the clock would pass its limit of {MAX_CLOCK:g} s (now {now:g} s)"
+        )
     return float(seconds)
 
 
@@ -48,9 +56,8 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> float:
-        step = _check_advance(seconds)
         with self._lock:
-            self._now += step
+            self._now += _check_advance(seconds, self._now)
             return self._now
 
     def reset(self) -> None:
@@ -81,9 +88,8 @@ class RealClock:
         return (self._source() - self._origin) * self.time_scale + self._offset
 
     def advance(self, seconds: float) -> float:
-        step = _check_advance(seconds)
         with self._lock:
-            self._offset += step
+            self._offset += _check_advance(seconds, self.now())
         return self.now()
 
     def reset(self) -> None:

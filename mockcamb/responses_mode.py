@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from .app import API_PREFIX, MAX_BODY
+from .app import API_PREFIX, MAX_BODY, json_body
 from .emulator import Emulator, Reply, error_reply
 from .testing import CAMB_BASE_URL, DEFAULT_API_KEY, MockCamb, build_emulator
 
@@ -182,7 +182,7 @@ class ResponsesAdapter:
                 path=path,
                 headers=headers,
             )
-        body = request.get_json(silent=True)
+        body = json_body(request.get_data(cache=True))
         return emu.create(kind, key, body, scenario=scenario, path=path, headers=headers)
 
 

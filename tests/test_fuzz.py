@@ -552,23 +552,7 @@ HOSTILE_BODIES: dict[str, bytes] = {
     "deep-object": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
     "nested-scenario": b'{"kind": "story", "scenario": ' + DEEP + b"}",
 }
-KNOWN_BUGS = {
-    # json.loads raises RecursionError, which get_json(silent=True) does not catch: 500.
-    "deep-array": "RecursionError on deeply nested JSON answers 500 (see benchmarks report)",
-    "deep-object": "RecursionError on deeply nested JSON answers 500 (see benchmarks report)",
-    "nested-scenario": "RecursionError on deeply nested JSON answers 500 (see benchmarks report)",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BUGS[n], strict=True))
-        if n in KNOWN_BUGS
-        else n
-        for n in HOSTILE_BODIES
-    ],
-)
+@pytest.mark.parametrize("name", list(HOSTILE_BODIES))
 def test_hostile_json_bodies(env: Env, name: str) -> None:
     before = env.prepare()
     for method, path in JSON_ENDPOINTS:
@@ -587,11 +571,6 @@ def test_hostile_json_bodies(env: Env, name: str) -> None:
     check_sentinels(env, before, clock_moved=env.emu.clock.now() != 0)
 
 
-@pytest.mark.xfail(
-    reason="NaN/Infinity in request JSON are accepted and echoed: the status answer is not "
-    "JSON (see benchmarks report)",
-    strict=True,
-)
 def test_non_finite_numbers_in_a_scenario_never_reach_an_answer(env: Env) -> None:
     env.prepare()
     body = (
@@ -609,11 +588,6 @@ def test_non_finite_numbers_in_a_scenario_never_reach_an_answer(env: Env) -> Non
     check_deliberate(poll, "GET")
 
 
-@pytest.mark.xfail(
-    reason="two large clock advances overflow the clock to Infinity, answered as non-JSON "
-    "(see benchmarks report)",
-    strict=True,
-)
 def test_clock_cannot_overflow(env: Env) -> None:
     env.prepare()
     for _ in range(2):
