@@ -34,7 +34,7 @@ def emulator() -> Emulator:
 def to_response(reply: Reply) -> Response:
     """Turn a transport-neutral reply into a Flask response, waiting out its latency."""
     if reply.delay > 0:
-        _sleep(reply.delay)
+        wait_out(current_app.config, reply.delay)
     payload = reply.payload()
     resp = Response(payload, status=reply.status_code, content_type=reply.content_type)
     for name, value in reply.headers.items():
@@ -70,6 +70,16 @@ def json_body(data: bytes) -> Any:
         return json.loads(data, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return NOT_JSON
+
+
+def wait_out(config: Mapping[str, Any], seconds: float) -> None:
+    """Wait out an injected latency: through the server's hook when it has one (it grows
+    the worker pool so a sleeping request never holds a worker others need), else sleep."""
+    hook = config.get("MOCKCAMB_DELAY")
+    if hook is not None:
+        hook(seconds)
+    else:
+        _sleep(seconds)
 
 
 def _json_error(status: int, detail: Any) -> Response:
@@ -347,7 +357,7 @@ class StatusFastPath:
             kind, path[len(prefix) :], environ.get("HTTP_X_API_KEY"), path=path, headers=headers
         )
         if reply.delay > 0:
-            _sleep(reply.delay)
+            wait_out(self.app.config, reply.delay)
         if reply.drop:
             dropper = self.app.config.get("MOCKCAMB_DROP_CONNECTION")
             if dropper is not None and dropper(environ):
