@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -156,6 +158,27 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=_int, default=None, metavar="N", help="server worker threads (default 64)"
     )
+    serve.add_argument(
+        "--store",
+        default=None,
+        metavar="memory|URL",
+        help="where state lives: memory (default, this process only) or "
+        "redis://host:port/db[?prefix=P] to share tasks, clock, journal and settings "
+        "between workers and hosts (needs pip install 'mockcamb[redis]')",
+    )
+    serve.add_argument(
+        "--store-prefix",
+        default=None,
+        metavar="PREFIX",
+        help="key prefix in Redis (default mockcamb:); emulators on other prefixes are apart",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_int,
+        default=1,
+        metavar="N",
+        help="worker processes accepting on one port (default 1; more needs --store redis://)",
+    )
     serve.add_argument("--quiet", action="store_true", help="no start-up banner")
 
     validate = sub.add_parser(
@@ -217,43 +240,63 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _make_emulator(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, str]:
+    """The emulator and a description of its store, from ``--store`` and the clock options."""
+    from .clock import make_clock
+    from .emulator import Emulator
+
+    clock_kind = args.clock or config.get("clock", "real")
+    time_scale = args.time_scale or config.get("time_scale", 1.0)
+    store_url = args.store or "memory"
+    if store_url == "memory":
+        if args.store_prefix is not None:
+            raise MockCambError("--store-prefix: only applies with --store redis://...")
+        return Emulator(clock=make_clock(clock_kind, time_scale)), "memory"
+    from .redis_store import RedisStore
+
+    store = RedisStore(store_url, prefix=args.store_prefix, clock=clock_kind, time_scale=time_scale)
+    return Emulator(store=store), store.describe()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .app import create_app
-    from .clock import make_clock
     from .config import load_config, preload
-    from .emulator import Emulator
-    from .server import DEFAULT_THREADS, PortInUseError, Server
+    from .server import DEFAULT_THREADS, PortInUseError, Server, listen_socket
 
     config = load_config(args.config) if args.config else {}
     host = args.host or config.get("host") or "127.0.0.1"
     port = args.port if args.port is not None else config.get("port", 8080)
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise MockCambError(f"port: must be 0 to 65535, got {port!r}")
-    clock = make_clock(
-        args.clock or config.get("clock", "real"),
-        time_scale=args.time_scale or config.get("time_scale", 1.0),
-    )
-    emu = Emulator(clock=clock)
+    threads = DEFAULT_THREADS if args.threads is None else args.threads
+    if not 1 <= threads <= 4096:
+        raise MockCambError(f"--threads: must be 1 to 4096, got {threads}")
+    workers = args.workers
+    if not 1 <= workers <= 256:
+        raise MockCambError(f"--workers: must be 1 to 256, got {workers}")
+    if workers > 1 and not (args.store or "").startswith(("redis://", "rediss://", "unix://")):
+        raise MockCambError(
+            "--workers: more than one worker needs a shared store: add --store redis://HOST:6379/0"
+        )
+    if workers > 1 and not hasattr(os, "fork"):
+        raise MockCambError("--workers: more than one worker needs os.fork (Linux, macOS)")
+    emu, store_desc = _make_emulator(args, config)
     preload(emu, config, where=args.config or "config")
     emu.configure(_settings_from_args(args), allow_files=True)
     token = args.admin_token or config.get("admin_token")
     app = create_app(emu, admin_token=token)
-    threads = DEFAULT_THREADS if args.threads is None else args.threads
-    if not 1 <= threads <= 4096:
-        raise MockCambError(f"--threads: must be 1 to 4096, got {threads}")
     try:
-        server = Server(app, host, port, threads=threads)
+        if workers > 1:
+            sock = listen_socket(host, port)
+            server = None
+        else:
+            server = Server(app, host, port, threads=threads)
     except PortInUseError as exc:
         print(f"mockcamb: {exc.strerror}; choose another with --port", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"mockcamb: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        server.stop_soon()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
 
     if not _is_loopback(host):
         print(
@@ -261,18 +304,106 @@ def cmd_serve(args: argparse.Namespace) -> int:
             + ("" if token else "; the admin API is open (set --admin-token)"),
             file=sys.stderr,
         )
+    if server is None:
+        return _serve_workers(app, sock, workers, threads, emu, store_desc, args.quiet)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        server.stop_soon()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     if not args.quiet:
         print(
             f"mockcamb {__version__} listening on {server.base_url} "
-            f"(clock {clock.kind}, admin {server.url}/__admin, {len(emu.tasks())} preloaded tasks)",
+            f"(clock {emu.clock.kind}, store {store_desc}, admin {server.url}/__admin, "
+            f"{emu.task_count()} tasks)",
             file=sys.stderr,
             flush=True,
         )
-
     server.serve_forever()
     if not args.quiet:
         print("mockcamb: stopped", file=sys.stderr)
     return 0
+
+
+def _worker(app: Any, threads: int, sock: Any) -> NoReturn:
+    """One forked worker: serve on the shared socket until SIGTERM/SIGINT, then exit."""
+    from .server import Server
+
+    box: list[Server] = []
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        if box:
+            box[0].stop_soon()
+        else:
+            os._exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    code = 1
+    try:
+        box.append(Server(app, threads=threads, sock=sock))
+        box[0].serve_forever()
+        code = 0
+    except BaseException:  # pragma: no cover - reported, then the worker ends
+        logging.getLogger("mockcamb").exception("worker %d failed", os.getpid())
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _serve_workers(
+    app: Any, sock: Any, workers: int, threads: int, emu: Any, store_desc: str, quiet: bool
+) -> int:
+    """Fork ``workers`` processes serving ``app`` on the shared socket ``sock``; SIGTERM or
+    SIGINT stops them all. Exit 0 when stopped, 1 if a worker died on its own."""
+    emu.store.close()  # each worker opens its own connections after the fork
+    stopping = False
+    children: set[int] = set()
+
+    def _forward(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # held until every worker runs
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            _worker(app, threads, sock)
+        children.add(pid)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
+    host, port = sock.getsockname()[:2]
+    sock.close()
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if not quiet:
+        print(
+            f"mockcamb {__version__} listening on {url}/apis (clock {emu.clock.kind}, "
+            f"store {store_desc}, {workers} workers, admin {url}/__admin)",
+            file=sys.stderr,
+            flush=True,
+        )
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries os.wait
+            continue
+        children.discard(pid)
+        if os.waitstatus_to_exitcode(status) != 0 and not stopping:
+            failed = True
+            _forward(signal.SIGTERM, None)
+    if not quiet:
+        print("mockcamb: stopped", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

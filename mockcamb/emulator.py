@@ -215,6 +215,9 @@ class Store(Protocol):
     def reset(self) -> None:
         """Forget every task, the journal, the counters and the clock; settings stay."""
 
+    def close(self) -> None:
+        """Release connections (a shared store reopens them on next use)."""
+
 
 class MemoryStore:
     """The embedded store: plain dicts and a deque in this process, under one lock."""
@@ -388,6 +391,9 @@ class MemoryStore:
     def clear_journal(self) -> None:
         with self.lock:
             self._journal.clear()
+
+    def close(self) -> None:
+        pass
 
 
 class Emulator:

@@ -409,7 +409,9 @@ class RedisStore:
         except ValueError as exc:
             raise ConfigError(f"--store: bad Redis URL {url[:100]!r}: {exc}") from None
         except redis_mod.RedisError as exc:
-            raise ConfigError(f"--store: cannot reach Redis at {conn_url}: {exc}") from None
+            raise ConfigError(
+                f"--store: cannot reach Redis at {_safe_url(conn_url)}: {exc}"
+            ) from None
         p = self.prefix
         self._k_settings, self._k_version = p + "settings", p + "settings:v"
         self._poll = self.r.register_script(_LUA_POLL)
@@ -735,12 +737,24 @@ class RedisStore:
         self._adopt(self._settings, self._version)
         self.clock.reset()
 
+    def describe(self) -> str:
+        """Where the state is, for banners: no password, ever."""
+        return f"{_safe_url(self.url)} (prefix {self.prefix})"
+
     def close(self) -> None:
-        self.r.close()
+        """Drop this process's connections (they reopen on next use, e.g. after a fork)."""
+        self.r.connection_pool.disconnect()
 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its user and password."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return parts._replace(netloc=netloc, query="").geturl()
 
 
 def _dumps(doc: Any) -> str:

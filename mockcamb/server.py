@@ -42,18 +42,49 @@ def check_port_free(host: str, port: int) -> None:
             raise
 
 
+def listen_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0 picks a free port), to be shared by
+    forked workers; raises :class:`PortInUseError` if the port is taken."""
+    check_port_free(host, port)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 class Server:
-    """The emulator's HTTP server (waitress): bind at once, then serve here or in a thread."""
+    """The emulator's HTTP server (waitress): bind at once, then serve here or in a thread.
+
+    With ``sock`` (from :func:`listen_socket`) it serves on that socket instead of binding
+    ``host:port``: several worker processes can then accept on one port."""
 
     def __init__(
-        self, app: Flask, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS
+        self,
+        app: Flask,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = DEFAULT_THREADS,
+        *,
+        sock: socket.socket | None = None,
     ) -> None:
-        check_port_free(host, port)
+        where: dict[str, Any]
+        if sock is None:
+            check_port_free(host, port)
+            where = {"host": host, "port": port}
+        else:
+            host = str(sock.getsockname()[0])
+            where = {"sockets": [sock]}
         self.app = app
         self._server: Any = create_server(
             app,
-            host=host,
-            port=port,
+            **where,
             threads=threads,
             ident="mockcamb",
             backlog=2048,

@@ -1,0 +1,187 @@
+"""`mockcamb serve --workers N --store redis://...`: several processes on one port serve one
+set of tasks with exact poll counts, and stop together on SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from _redis import redis_url
+
+THREADS = 8
+POLLS_PER_THREAD = 30
+PENDING_POLLS = 100
+SERVE = [sys.executable, "-m", "mockcamb", "serve", "--port", "0"]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.fixture
+def workers() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    store = f"{redis_url()}?prefix=workers-{uuid.uuid4().hex[:10]}:"
+    proc = subprocess.Popen(
+        [*SERVE, "--workers", "2", "--store", store, "--clock", "manual", "--threads", "8"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    banner = proc.stderr.readline()
+    match = re.search(r"listening on (http://\S+)/apis .*2 workers", banner)
+    try:
+        if match is None:
+            pytest.fail(f"no banner: {banner!r}")
+        yield proc, match.group(1)
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End a serve process and its workers, however the test went."""
+    if proc.poll() is None:
+        kids = _children(proc.pid)
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            for pid in [proc.pid, *kids]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.wait(10)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def test_two_workers_share_tasks_with_exact_poll_counts(
+    workers: tuple[subprocess.Popen[str], str],
+) -> None:
+    proc, url = workers
+    assert len(_children(proc.pid)) == 2 or not Path("/proc").exists()
+    steps = [{"status": "PENDING", "polls": PENDING_POLLS}, {"status": "SUCCESS", "run_id": 7}]
+    r = requests.post(
+        f"{url}/__admin/tasks",
+        json={"kind": "story", "task_id": "shared", "scenario": {"steps": steps}},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    seen: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    def poller() -> None:
+        local: Counter[str] = Counter()
+        try:
+            # a new connection per request, so the kernel spreads them over both workers
+            start.wait()
+            for _ in range(POLLS_PER_THREAD):
+                got = requests.get(
+                    f"{url}/apis/story/shared",
+                    headers={"x-api-key": "k", "Connection": "close"},
+                    timeout=10,
+                )
+                local[got.json()["status"]] += 1
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        with lock:
+            seen.update(local)
+
+    threads = [threading.Thread(target=poller) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    total = THREADS * POLLS_PER_THREAD
+    assert seen == {"PENDING": PENDING_POLLS, "SUCCESS": total - PENDING_POLLS}
+    snap = requests.get(f"{url}/__admin/tasks/story/shared", timeout=10).json()
+    assert snap["requests"] == total and snap["status"] == "SUCCESS"
+    journal = requests.get(f"{url}/__admin/requests?task_id=shared", timeout=10).json()
+    assert sorted(e["request"] for e in journal["requests"]) == list(range(1, total + 1))
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(15) == 0
+    assert proc.stderr is not None and "stopped" in proc.stderr.read()
+
+
+def test_sigint_stops_every_worker(workers: tuple[subprocess.Popen[str], str]) -> None:
+    proc, url = workers
+    kids = _children(proc.pid)
+    assert requests.get(f"{url}/__admin/health", timeout=10).json()["status"] == "ok"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(15) == 0
+    for pid in kids:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/__admin/health", timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "2"], "more than one worker needs a shared store"),
+        (["--workers", "0"], "--workers: must be 1 to 256"),
+        (["--store", "redis://127.0.0.1:1/0"], "cannot reach Redis at redis://127.0.0.1:1/0"),
+        (["--store", "redis://:hunter2@127.0.0.1:1/0"], "cannot reach Redis"),
+        (["--store", "http://x"], "--store: must be 'memory' or a redis://"),
+        (["--store-prefix", "p:"], "--store-prefix: only applies with --store redis://"),
+    ],
+)
+def test_bad_store_and_worker_options_exit_2_with_one_line(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [*SERVE, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert "hunter2" not in done.stderr
+
+
+def test_one_worker_on_redis_serves_like_memory() -> None:
+    store = f"{redis_url()}?prefix=one-{uuid.uuid4().hex[:10]}:"
+    proc = subprocess.Popen(
+        [
+            *SERVE,
+            "--store",
+            store,
+            "--unknown-task",
+            "auto",
+            "--default-scenario",
+            "never_finishes",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        match = re.search(r"listening on (http://\S+)/apis .*store redis://", banner)
+        assert match, banner
+        url = match.group(1)
+        with requests.Session() as s:
+            s.headers["x-api-key"] = "k"
+            bodies = [s.get(f"{url}/apis/story/abc", timeout=10).json() for _ in range(3)]
+        assert bodies == [{"status": "PENDING", "run_id": None}] * 3
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        _stop(proc)
