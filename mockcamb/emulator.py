@@ -101,6 +101,15 @@ class TaskState:
         self.finished_at: float | None = None
         self.history: deque[tuple[int, float, int, str | None, str | None]] | None = None
 
+    def copy(self) -> TaskState:
+        """A detached copy (the history too), safe to read while the task is polled."""
+        twin = TaskState.__new__(TaskState)
+        for name in TaskState.__slots__:
+            setattr(twin, name, getattr(self, name))
+        if self.history is not None:
+            twin.history = deque(self.history, self.history.maxlen)
+        return twin
+
     def settle(self, now: float) -> None:
         """Move through every time-driven step whose time is up."""
         steps = self.scenario.steps
@@ -190,7 +199,8 @@ class Store(Protocol):
     def get(self, kind: str, task_id: str) -> TaskState | None: ...
 
     def fresh(self, task: TaskState) -> TaskState:
-        """The current state of ``task``, settled to the clock (not counted as a poll)."""
+        """The current state of ``task``, settled to the clock (not counted as a poll), as a
+        detached copy: polls that follow never change it under the caller."""
 
     def count(self) -> int: ...
 
@@ -300,7 +310,7 @@ class MemoryStore:
     def fresh(self, task: TaskState) -> TaskState:
         with self.lock:
             task.settle(self.clock.now())
-            return task
+            return task.copy()
 
     def count(self) -> int:
         return len(self._tasks)

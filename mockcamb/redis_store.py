@@ -374,7 +374,7 @@ class RedisClock:
         return self._store._clock_op("now")
 
     def advance(self, seconds: float) -> float:
-        return self._store._clock_op("advance", repr(_check_advance(seconds)))
+        return self._store._clock_op("advance", repr(_check_advance(seconds, self.now())))
 
     def reset(self) -> None:
         self._store._clock_op("reset")

@@ -18,6 +18,11 @@ from waitress.server import create_server
 from .app import MAX_BODY
 
 DEFAULT_THREADS = 64
+#: The most threads the pool grows to while injected latencies sleep.
+MAX_THREADS = 2048
+#: Threads kept free for other requests on top of those sleeping out a latency.
+POOL_HEADROOM = 16
+_real_sleep = time.sleep  # captured at import: a patched (virtual) sleep never shortens latency
 log = logging.getLogger("mockcamb")
 
 
@@ -90,7 +95,8 @@ class Server:
             backlog=2048,
             connection_limit=4096,
             channel_timeout=120,
-            max_request_body_size=MAX_BODY,
+            # above Flask's limit, so oversized bodies get Flask's JSON 413, not waitress's text
+            max_request_body_size=2 * MAX_BODY,
             max_request_header_size=64 * 1024,
             asyncore_use_poll=True,
             clear_untrusted_proxy_headers=True,
@@ -98,9 +104,35 @@ class Server:
         self.host = host
         self.port: int = int(self._server.effective_port)
         app.config["MOCKCAMB_DROP_CONNECTION"] = self._drop_connection
+        app.config["MOCKCAMB_DELAY"] = self._delay
+        self._threads = threads
+        self._pool_size = threads
+        self._sleepers = 0
+        self._pool_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._stopping = threading.Event()
+
+    def _delay(self, seconds: float) -> None:
+        """Sleep out an injected latency without holding a worker others need: the pool
+        grows so that at least ``POOL_HEADROOM`` threads are free (up to ``MAX_THREADS``),
+        and shrinks back, never below ``--threads``, once the sleepers are gone."""
+        dispatcher = self._server.task_dispatcher
+        with self._pool_lock:
+            self._sleepers += 1
+            want = min(MAX_THREADS, max(self._threads, self._sleepers + POOL_HEADROOM))
+            if want > self._pool_size:
+                dispatcher.set_thread_count(want)
+                self._pool_size = want
+        try:
+            _real_sleep(seconds)
+        finally:
+            with self._pool_lock:
+                self._sleepers -= 1
+                want = max(self._threads, self._sleepers + POOL_HEADROOM)
+                if want <= self._pool_size // 2 and not self._stopping.is_set():
+                    dispatcher.set_thread_count(want)
+                    self._pool_size = want
 
     def _drop_connection(self, environ: dict[str, Any]) -> bool:
         """Shut the socket of the request in ``environ``: the client gets no answer at all."""
