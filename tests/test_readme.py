@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,28 @@ BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", README, flags=re.S | re.M)
 
 
 def blocks(lang: str) -> list[str]:
-    return [body for kind, body in BLOCKS if kind == lang]
+    """Blocks of one language; python blocks that are pytest files are left to their test."""
+    return [body for kind, body in BLOCKS if kind == lang and not _pytest_file(body)]
+
+
+def _pytest_file(body: str) -> str | None:
+    first = body.splitlines()[0] if body else ""
+    match = re.fullmatch(r"# ((?:test_\w+|conftest)\.py)", first.strip())
+    return match.group(1) if match else None
+
+
+def pytest_projects() -> list[tuple[str, dict[str, str]]]:
+    """(section title, {file name: source}) for each section holding pytest-file samples."""
+    projects: list[tuple[str, dict[str, str]]] = []
+    for section in re.split(r"^(?=#{2,3} )", README, flags=re.M):
+        files = {
+            name: body
+            for kind, body in re.findall(r"^```(\w+)\n(.*?)^```", section, flags=re.S | re.M)
+            if kind == "python" and (name := _pytest_file(body))
+        }
+        if files:
+            projects.append((section.splitlines()[0].lstrip("# "), files))
+    return projects
 
 
 def test_the_readme_has_samples_of_each_kind() -> None:
@@ -48,6 +70,25 @@ def _commands(script: str) -> list[tuple[str, str]]:
         out.append((pending + command.strip(), comment.strip()))
         pending = ""
     return [(c, e) for c, e in out if c]
+
+
+@pytest.mark.parametrize(
+    ("title", "files"), pytest_projects(), ids=[t[:40] for t, _ in pytest_projects()]
+)
+def test_pytest_samples_pass_in_a_project_of_their_own(
+    title: str, files: dict[str, str], tmp_path: Path
+) -> None:
+    for name, body in files.items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
 
 
 @pytest.mark.parametrize("script", blocks("sh"), ids=lambda s: s.split()[0])
