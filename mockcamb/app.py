@@ -416,7 +416,12 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        return _json_error(exc.code or 500, exc.description or exc.name)
+        resp = _json_error(exc.code or 500, exc.description or exc.name)
+        if exc.code == 405:  # keep werkzeug's Allow header, as HTTP requires
+            allow = dict(exc.get_headers()).get("Allow")
+            if allow:
+                resp.headers["Allow"] = allow
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:  # pragma: no cover - a bug if reached

@@ -145,7 +145,7 @@ class ResponsesAdapter:
             wrong_method = wrong_method or wrong_merged
         if hit is None:
             if wrong_method:
-                return error_reply(405, MethodNotAllowed.description)
+                return error_reply(405, MethodNotAllowed.description, Allow=_ALLOW)
             return error_reply(404, NotFound.description)
         return self._call(hit[0], hit[1], request)
 
