@@ -190,7 +190,7 @@ class Store(Protocol):
         is set and the id is valid, see :func:`valid_task_id`), settle it, pick its fault,
         advance it if answered, record its history; a store may also journal the request
         (``Poll.journaled``, given ``method``, ``path`` and ``headers``). ``None`` if there
-        is no such task."""
+        is no such task. Called with ``lock`` held."""
 
     def add(self, task: TaskState) -> bool:
         """Insert a new task (evicting and expiring as the settings say); False if a task
@@ -215,7 +215,7 @@ class Store(Protocol):
         """The journal sequence number of the last request recorded."""
 
     def record(self, entry: dict[str, Any]) -> None:
-        """Append to the journal, numbering the entry (``seq``)."""
+        """Append to the journal, numbering the entry (``seq``). Called with ``lock`` held."""
 
     def journal(self) -> list[dict[str, Any]]:
         """Every journal entry, oldest first."""
@@ -335,51 +335,51 @@ class MemoryStore:
         path: str | None,
         headers: Iterable[tuple[str, str]],
     ) -> Poll | None:
-        with self.lock:
-            now = self.clock.now()
-            task = self._tasks.get((kind, task_id))
-            if task is None:
-                if auto is None or not valid_task_id(task_id):
-                    return None
-                task = TaskState(kind, task_id, auto, now, seed_key(kind, task_id, auto))
-                self._insert(task)
-            task.requests += 1
-            n = task.requests
-            task.settle(now)
-            if task.finished_at is not None:
-                self._expire(now)
-            steps = task.scenario.steps
-            step = steps[task.step]
-            run_id = step.run_id
-            if step.status == SUCCESS:
-                if task.run_id is None:
-                    if run_id is None:
-                        run_id = self._next_run_id
-                        self._next_run_id += 1
-                    task.run_id = run_id
-                    self._runs[run_id] = (kind, task.task_id)
-                run_id = task.run_id
-            fault = pick_fault(task, n)
+        # called with self.lock held (see Store.poll)
+        now = self.clock.now()
+        task = self._tasks.get((kind, task_id))
+        if task is None:
+            if auto is None or not valid_task_id(task_id):
+                return None
+            task = TaskState(kind, task_id, auto, now, seed_key(kind, task_id, auto))
+            self._insert(task)
+        task.requests += 1
+        n = task.requests
+        task.settle(now)
+        if task.finished_at is not None:
+            self._expire(now)
+        steps = task.scenario.steps
+        step = steps[task.step]
+        run_id = step.run_id
+        if step.status == SUCCESS:
+            if task.run_id is None:
+                if run_id is None:
+                    run_id = self._next_run_id
+                    self._next_run_id += 1
+                task.run_id = run_id
+                self._runs[run_id] = (kind, task.task_id)
+            run_id = task.run_id
+        fault = pick_fault(task, n)
+        if fault is None:
+            task.answered += 1
+            task.step_polls += 1
+            if task.step == len(steps) - 1:
+                if task.finished_at is None and is_final(step.status):
+                    task.finished_at = now
+                    self._finished[(kind, task.task_id)] = now
+            elif step.polls is not None and task.step_polls >= step.polls:
+                task.step += 1
+                task.step_polls = 0
+                task.step_started = now
+        limit = self.settings.history_limit
+        if limit:
+            if task.history is None or task.history.maxlen != limit:
+                task.history = deque(task.history or (), maxlen=limit)
             if fault is None:
-                task.answered += 1
-                task.step_polls += 1
-                if task.step == len(steps) - 1:
-                    if task.finished_at is None and is_final(step.status):
-                        task.finished_at = now
-                        self._finished[(kind, task.task_id)] = now
-                elif step.polls is not None and task.step_polls >= step.polls:
-                    task.step += 1
-                    task.step_polls = 0
-                    task.step_started = now
-            limit = self.settings.history_limit
-            if limit:
-                if task.history is None or task.history.maxlen != limit:
-                    task.history = deque(task.history or (), maxlen=limit)
-                if fault is None:
-                    task.history.append((n, now, 200, step.status, None))
-                else:
-                    task.history.append((n, now, fault.http_status, None, fault.type))
-            return Poll(task, n, now, step, fault, run_id)
+                task.history.append((n, now, 200, step.status, None))
+            else:
+                task.history.append((n, now, fault.http_status, None, fault.type))
+        return Poll(task, n, now, step, fault, run_id)
 
     # --- journal ------------------------------------------------------------------------
 
@@ -387,12 +387,12 @@ class MemoryStore:
         return self._journal_seq
 
     def record(self, entry: dict[str, Any]) -> None:
-        with self.lock:
-            if self._journal.maxlen == 0:
-                return
-            self._journal_seq += 1
-            entry["seq"] = self._journal_seq
-            self._journal.append(entry)
+        # called with self.lock held (see Store.record)
+        if self._journal.maxlen == 0:
+            return
+        self._journal_seq += 1
+        entry["seq"] = self._journal_seq
+        self._journal.append(entry)
 
     def journal(self) -> list[dict[str, Any]]:
         with self.lock:

@@ -20,7 +20,11 @@ import functools
 import hashlib
 import hmac
 import json
+import json.encoder
+import os
 import secrets
+import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -155,7 +159,8 @@ local fsrc, fidx, fcode, ftype = 0, 0, nil, nil
 if answer then
   if ARGV[18] ~= '' then fsrc, fcode, ftype = 9, tonumber(ARGV[18]), ARGV[19] end
 else
-  local sources = {plan.f, cjson.decode(ARGV[9])}
+  local sources = {plan.f, {}}
+  if ARGV[9] ~= '[]' then sources[2] = cjson.decode(ARGV[9]) end
   for src = 1, 2 do
     for i, f in ipairs(sources[src]) do
       for _, p in ipairs(f[1]) do
@@ -353,6 +358,123 @@ def _plan(scenario: Scenario) -> str:
     )
 
 
+# --- a lean connection for the hot path ------------------------------------------------
+
+
+class _RawScript:
+    """EVALSHA of one script over a plain socket per thread: the hot path skips redis-py's
+    command machinery (a third of a poll's cost). Plain TCP only (``redis://``, with optional
+    password and db); anything else goes through redis-py. Errors close the connection and
+    surface as ``redis.RedisError`` like redis-py's own."""
+
+    def __init__(self, client: redis.Redis, script: Any) -> None:
+        self._client = client
+        self._script = script
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[tuple[socket.socket, Any]] = []
+        pool = client.connection_pool
+        kw = pool.connection_kwargs
+        self.usable = pool.connection_class.__name__ == "Connection" and "host" in kw
+        self._host, self._port = kw.get("host", ""), int(kw.get("port", 6379))
+        self._auth: list[bytes] = []
+        if kw.get("password"):
+            user = kw.get("username")
+            words = [b"AUTH", *([user.encode()] if user else []), str(kw["password"]).encode()]
+            self._auth.append(_pack(words))
+        if kw.get("db"):
+            self._auth.append(_pack([b"SELECT", str(kw["db"]).encode()]))
+        self._timeout = kw.get("socket_timeout") or 30.0
+
+    def _connect(self) -> Any:
+        sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
+        for command in self._auth:
+            sock.sendall(command)
+            line = reader.readline()
+            if not line.startswith(b"+"):
+                sock.close()
+                raise _redis_error()(f"Redis refused {command.split()[2]!r}: {line!r}")
+        self._local.conn = (os.getpid(), sock, reader)
+        with self._lock:
+            self._open.append((sock, reader))
+        return self._local.conn
+
+    def close(self) -> None:
+        """Close every thread's connection (each reconnects on its next call)."""
+        with self._lock:
+            conns, self._open = self._open, []
+        for sock, reader in conns:
+            with contextlib.suppress(OSError):
+                reader.close()
+                sock.close()
+        self._local = threading.local()
+
+    def __call__(self, args: list[Any]) -> list[Any]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn[0] != os.getpid():  # none yet, or inherited through a fork
+            conn = self._connect()
+        sha = self._script.sha.encode()
+        words = [
+            b"EVALSHA",
+            sha,
+            b"0",
+            *(a if isinstance(a, bytes) else str(a).encode() for a in args),
+        ]
+        try:
+            conn[1].sendall(_pack(words))
+            reply = _read(conn[2])
+        except (OSError, ValueError) as exc:
+            self._local.conn = None
+            with contextlib.suppress(OSError):
+                conn[2].close()
+                conn[1].close()
+            raise _redis_error()(f"Redis connection lost: {exc}") from None
+        if isinstance(reply, _ReplyError):
+            if reply.message.startswith("NOSCRIPT"):
+                self._client.script_load(self._script.script)
+                return self(args)
+            raise _redis_error("ResponseError")(reply.message)
+        return reply  # type: ignore[no-any-return]
+
+
+class _ReplyError:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _redis_error(name: str = "ConnectionError") -> Any:
+    return getattr(_import_redis(), name)
+
+
+def _pack(words: list[bytes]) -> bytes:
+    out = [b"*%d\r\n" % len(words)]
+    for w in words:
+        out.append(b"$%d\r\n%s\r\n" % (len(w), w))
+    return b"".join(out)
+
+
+def _read(reader: Any) -> Any:
+    line = reader.readline()
+    if not line.endswith(b"\r\n"):
+        raise ValueError("connection closed")
+    tag, body = line[:1], line[1:-2]
+    if tag == b"$":
+        n = int(body)
+        return None if n < 0 else reader.read(n + 2)[:-2]
+    if tag == b":":
+        return int(body)
+    if tag == b"*":
+        n = int(body)
+        return None if n < 0 else [_read(reader) for _ in range(n)]
+    if tag == b"+":
+        return body
+    if tag == b"-":
+        return _ReplyError(body.decode("utf-8", "replace"))
+    raise ValueError(f"unexpected reply {line[:40]!r}")
+
+
 # --- the clock ---------------------------------------------------------------------------
 
 
@@ -414,7 +536,9 @@ class RedisStore:
             ) from None
         p = self.prefix
         self._k_settings, self._k_version = p + "settings", p + "settings:v"
-        self._poll = self.r.register_script(_LUA_POLL)
+        self._poll_script = self.r.register_script(_LUA_POLL)
+        self._poll_script.sha = self.r.script_load(_LUA_POLL)
+        self._raw = _RawScript(self.r, self._poll_script)
         self._add = self.r.register_script(_LUA_ADD)
         self._record = self.r.register_script(_LUA_RECORD)
         self._clock_script = self.r.register_script(_LUA_CLOCK)
@@ -426,6 +550,7 @@ class RedisStore:
         self._version = ""
         self._settings = Settings()
         self._derived: tuple[str, str, str, str] = ("", "[]", "0", "")
+        self._static: list[bytes] = []
         self.clock = RedisClock(self, clock, time_scale)
         if settings is not None:
             self.set_settings(settings)
@@ -479,6 +604,12 @@ class RedisStore:
             self._scenarios[sid] = sc
         return sc
 
+    def _poll(self, args: list[Any]) -> list[Any]:
+        if self._raw.usable:
+            return self._raw(args)
+        out: list[Any] = self._poll_script(args=args)
+        return out
+
     @staticmethod
     def _member(kind: str, task_id: str) -> str:
         return f"{kind}\n{task_id}"
@@ -505,6 +636,27 @@ class RedisStore:
             "1" if any(f.probability is not None for f in settings.faults) else "0",
             _fixed_delay_ms(settings.latency),
         )
+        self._restatic()
+
+    def _restatic(self) -> None:
+        """The poll script's arguments that change only with the settings, pre-encoded."""
+        s = self._settings
+        _, faults, prob, delay = self._derived
+        ttl = "" if s.finished_ttl is None else repr(s.finished_ttl)
+        self._static = [
+            str(x).encode()
+            for x in (
+                self.prefix,
+                self._version,
+                s.max_tasks,
+                ttl,
+                s.history_limit,
+                faults,
+                prob,
+                s.journal_size,
+                delay,
+            )
+        ]
 
     def set_settings(self, settings: Settings) -> None:
         self._adopt(settings, "")
@@ -515,6 +667,7 @@ class RedisStore:
         pipe.set(self._k_settings, json.dumps(doc))
         pipe.incr(self._k_version)
         self._version = str(pipe.execute()[1])
+        self._restatic()
 
     def refresh(self) -> bool:
         version = self.r.get(self._k_version)
@@ -628,42 +781,41 @@ class RedisStore:
         headers: Iterable[tuple[str, str]],
     ) -> Poll | None:
         s = self._settings
-        auto_sid, global_faults, global_prob, global_delay = self._derived
+        auto_sid = self._derived[0]
         auto_id, auto_key = "", ""
         if auto is not None and valid_task_id(task_id):
             auto_id, auto_key = auto_sid, str(seed_key(kind, task_id, auto))
-        head = _dumps(
-            {
-                "method": method,
-                "path": shorten(path or f"/{kind}/{task_id}", 512),
-                "kind": kind,
-                "task_id": task_id,
-            }
+        # the journal entry's fields known before the poll, as JSON members
+        head = (
+            f'"method":{_q(method)},"path":{_q(shorten(path or f"/{kind}/{task_id}", 512))},'
+            f'"kind":{_q(kind)},"task_id":{_q(task_id)}'
         )
-        tail = _dumps({"wall": wall_time(), "headers": journal_headers(headers)})
+        hdrs = ",".join(f"{_q(k)}:{_q(v)}" for k, v in journal_headers(headers).items())
+        tail = f'"wall":{wall_time()!r},"headers":{{{hdrs}}}'
+        a = self._static
         args: list[Any] = [
-            self.prefix,
-            self._version,
+            a[0],
+            a[1],
             self._member(kind, task_id),
             auto_id,
             auto_key,
-            s.max_tasks,
-            "" if s.finished_ttl is None else repr(s.finished_ttl),
-            s.history_limit,
-            global_faults,
-            global_prob,
-            s.journal_size,
-            head[1:-1],
-            tail[1:-1],
-            global_delay,
-            "poll",
+            a[2],
+            a[3],
+            a[4],
+            a[5],
+            a[6],
+            a[7],
+            head,
+            tail,
+            a[8],
+            b"poll",
         ]
-        out = self._poll(args=args)
+        out = self._poll(args)
         tag = _str(out[0])
         if tag == "NOSC" and auto is not None:  # the store was reset by another worker
             self._stored.discard(auto_sid)
             self._scenario_id(auto)
-            out = self._poll(args=args)
+            out = self._poll(args)
             tag = _str(out[0])
         if tag == "STALE":
             self._load()
@@ -680,7 +832,7 @@ class RedisStore:
                 "" if fault is None else fault.http_status,
                 "" if fault is None else fault.type,
             ]
-            out = self._poll(args=args)
+            out = self._poll(args)
             tag = _str(out[0])
         if tag != "OK":
             return None
@@ -743,6 +895,7 @@ class RedisStore:
 
     def close(self) -> None:
         """Drop this process's connections (they reopen on next use, e.g. after a fork)."""
+        self._raw.close()
         self.r.connection_pool.disconnect()
 
 
@@ -757,8 +910,7 @@ def _safe_url(url: str) -> str:
     return parts._replace(netloc=netloc, query="").geturl()
 
 
-def _dumps(doc: Any) -> str:
-    return json.dumps(doc, separators=(",", ":"))
+_q: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 __all__ = ["DEFAULT_PREFIX", "RedisClock", "RedisStore", "parse_store_url"]
