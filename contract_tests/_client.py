@@ -30,6 +30,8 @@ DEFAULT_TIMEOUT = 30.0
 MAX_RETRY_AFTER = 60.0
 MAX_RETRIES = 3
 MAX_REDIRECTS = 3
+#: The paths under the base a named target may be sent: the two status endpoints.
+STATUS_PREFIXES: tuple[str, ...] = tuple(f"/{kind}/" for kind in KINDS)
 
 
 class Secret:
@@ -153,7 +155,7 @@ class Client:
         limiter: RateLimiter,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        allowed_prefixes: tuple[str, ...] = tuple(f"/{k}/" for k in KINDS),
+        allowed_prefixes: tuple[str, ...] = STATUS_PREFIXES,
         sleep: Any = time.sleep,
         resend_on_stale: bool = True,
     ) -> None:
