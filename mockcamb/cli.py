@@ -9,6 +9,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any, NoReturn
@@ -341,9 +343,17 @@ def _worker(app: Any, threads: int, sock: Any) -> NoReturn:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    parent = os.getppid()
+
+    def _orphan_watch() -> None:  # the parent was killed outright: do not serve on alone
+        while os.getppid() == parent:
+            time.sleep(1)
+        _stop(signal.SIGTERM, None)
+
     code = 1
     try:
         box.append(Server(app, threads=threads, sock=sock))
+        threading.Thread(target=_orphan_watch, name="mockcamb-orphan-watch", daemon=True).start()
         box[0].serve_forever()
         code = 0
     except BaseException:  # pragma: no cover - reported, then the worker ends
