@@ -12,7 +12,7 @@ import jsonschema
 from mockcamb.schemas import STATUS_BODY_RULES, status_body_problems, status_body_schema
 from mockcamb.statuses import FINAL_STATUSES, PENDING, SUCCESS
 
-from ._client import Response, TransportError
+from ._client import Response, TransportError, redact
 
 #: Every rule the suite checks, by the name that failure messages start with.
 RULES: dict[str, str] = {
@@ -42,8 +42,8 @@ class ContractViolation(AssertionError):
 
     def __init__(self, rule: str, where: str, problem: str, fix: str = "") -> None:
         self.rule = rule
-        self.where = where
-        self.problem = problem
+        self.where = where = redact(where)
+        self.problem = problem = redact(problem)
         text = f"[{rule}] {RULES.get(rule, rule)}: broken by {where}: {problem}"
         if fix:
             text += f". Fix: {fix}"

@@ -34,13 +34,26 @@ MAX_REDIRECTS = 3
 STATUS_PREFIXES: tuple[str, ...] = tuple(f"/{kind}/" for kind in KINDS)
 
 
+_TRACKED: set[str] = set()
+
+
+def redact(text: str) -> str:
+    """``text`` with every tracked key replaced by ``***`` (a server may echo the key back)."""
+    for value in _TRACKED:
+        text = text.replace(value, "***")
+    return text
+
+
 class Secret:
-    """An API key that never shows itself: not in repr, str, f-strings or tracebacks."""
+    """An API key that never shows itself: not in repr, str, f-strings or tracebacks.
+    ``track=True`` also blanks it out of every failure message (see :func:`redact`)."""
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, track: bool = False) -> None:
         self._value = value
+        if track and len(value) >= 4:
+            _TRACKED.add(value)
 
     def reveal(self) -> str:
         return self._value

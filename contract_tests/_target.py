@@ -139,7 +139,12 @@ def parse_options(config: pytest.Config) -> Options:
             f"got {polls_raw!r}"
         )
     return Options(
-        base, Secret(str(key)) if key else None, tuple(dict.fromkeys(refs)), rps, allowed, polls
+        base,
+        Secret(str(key), track=True) if key else None,
+        tuple(dict.fromkeys(refs)),
+        rps,
+        allowed,
+        polls,
     )
 
 
@@ -238,7 +243,7 @@ def start(options: Options) -> Target:
     from mockcamb.emulator import Emulator
     from mockcamb.server import Server
 
-    key = Secret("mc-" + secrets.token_hex(16))
+    key = Secret("mc-" + secrets.token_hex(16), track=True)
     token = "admin-" + secrets.token_hex(8)
     emu = Emulator(clock=ManualClock())
     emu.configure({"api_keys": [key.reveal()]})

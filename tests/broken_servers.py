@@ -108,6 +108,15 @@ def _not_json(kind: str, task_id: str, poll: int, body: dict[str, Any]) -> Answe
     return 200, {"Content-Type": "application/json"}, f"status={body['status']}".encode()
 
 
+def _echoes_key(kind: str, task_id: str, poll: int, body: dict[str, Any]) -> Answer:
+    """Not JSON, and it repeats the caller's key: the suite's report must not."""
+    return (
+        200,
+        {"Content-Type": "application/json"},
+        f"status={body['status']} key={API_KEY}".encode(),
+    )
+
+
 def _project_setup_only(kind: str, task_id: str, poll: int, body: dict[str, Any]) -> Answer:
     if kind == "project-setup" and "run_id" in body:
         return _json(200, {**body, "run_id": f"run-{body['run_id']}"})
@@ -160,6 +169,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("crash_on_odd_ids", "hostile-id-4xx", unknown=_crash_on_odd),
         Variant("missing_status_field", "status-field", body=_missing_status),
         Variant("body_not_json", "json-body", body=_not_json),
+        Variant("body_echoes_the_key", "json-body", body=_echoes_key),
         Variant(
             "one_endpoint_wrong",
             "run-id-integer",

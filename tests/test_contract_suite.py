@@ -121,7 +121,9 @@ _RULE_MODULES = {
 }
 
 
-def _run_in_process(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str) -> Run:
+def _run_in_process(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, *extra: str
+) -> Run:
     """The suite against variant ``name``, in this process (no interpreter start-up: the
     variants are many), with the live profile; the outer hypothesis profile is restored."""
     variant = VARIANTS[name]
@@ -138,6 +140,7 @@ def _run_in_process(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, 
     args += ["--camb-max-rps", "0", "--camb-api-key", API_KEY]
     for ref in TASK_IDS:
         args += ["--camb-task-id", ref]
+    args += extra
     started = time.monotonic()
     try:
         result = pytester.runpytest_inprocess(*args)
@@ -184,6 +187,15 @@ def test_suite_passes_conforming_servers(
     assert run.code == 0, f"{name}: suite failed against a conforming server:\n{run.output[-4000:]}"
     last = run.output.splitlines()[-1]
     assert " passed" in last and "failed" not in last and "error" not in last
+
+
+def test_allow_status_admits_more_statuses(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vocabulary is open: statuses a user admits are no longer a failure."""
+    extra = ("--camb-allow-status", "DONE", "--camb-allow-status", "RUNNING")
+    run = _run_in_process(pytester, monkeypatch, "status_outside_vocabulary", *extra)
+    assert run.code == 0, run.output[-3000:]
 
 
 def test_suite_passes_mockcamb_as_a_named_target(mockcamb_run: Run) -> None:
