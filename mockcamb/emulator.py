@@ -453,6 +453,10 @@ class Emulator:
             store.set_settings(new)
             return new
 
+    def close(self) -> None:
+        """Release the store's connections (a no-op for the memory store)."""
+        self.store.close()
+
     def reset(self) -> None:
         """Forget every task, the journal and the clock; settings stay."""
         self.store.reset()
