@@ -12,30 +12,13 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+
+from mockcamb.strategies import load_profiles
 
 from ._client import AdminClient, Client, RateLimiter, Secret
 from ._target import IDS_HINT, OWN_TASK_REFS, Options, Target, parse_options, start
 
-settings.register_profile("dev", max_examples=50, deadline=None)
-settings.register_profile(
-    "ci",
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-# Against a live API every example is a request: few of them, and no shrinking (a failure
-# is reported as found, instead of being minimised with many more requests).
-settings.register_profile(
-    "live",
-    max_examples=10,
-    deadline=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    print_blob=True,
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+load_profiles()
 
 _OPTIONS = pytest.StashKey[Options]()
 

@@ -11,6 +11,7 @@ import string
 from typing import Any
 from urllib.parse import quote, unquote
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from .scenario import FAULT_TYPES
@@ -335,3 +336,31 @@ __all__ = [
     "scenarios",
     "statuses",
 ]
+
+
+def load_profiles(name: str | None = None) -> None:
+    """Register mockcamb's hypothesis profiles and load ``name`` (default: the
+    ``HYPOTHESIS_PROFILE`` environment variable, else ``dev``).
+
+    ``dev``: 50 examples; ``ci``: 100, derandomized, blob printed; ``live``: 10 examples and no
+    shrinking (against a live API every example is a request).
+    """
+    import os
+
+    settings.register_profile("dev", max_examples=50, deadline=None)
+    settings.register_profile(
+        "ci",
+        max_examples=100,
+        deadline=None,
+        derandomize=True,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile(
+        "live",
+        max_examples=10,
+        deadline=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        print_blob=True,
+    )
+    settings.load_profile(name or os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 import requests
-from hypothesis import HealthCheck, settings
 
 from mockcamb.app import create_app
 from mockcamb.clock import ManualClock
 from mockcamb.emulator import Emulator
 from mockcamb.server import Server
+from mockcamb.strategies import load_profiles
 
-settings.register_profile("dev", max_examples=50, deadline=None)
-settings.register_profile(
-    "ci",
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("live", max_examples=10, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+load_profiles()
 
 API_KEY = "test-key-0123456789"
 
