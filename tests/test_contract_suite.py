@@ -126,6 +126,13 @@ def _run_in_process(
 ) -> Run:
     """The suite against variant ``name``, in this process (no interpreter start-up: the
     variants are many), with the live profile; the outer hypothesis profile is restored."""
+    if "contract_tests.conftest" in sys.modules:
+        # The outer session loaded the suite's conftest itself; a nested in-process run of
+        # the same suite then shares its plugin state and can spin for ever.
+        pytest.skip(
+            "run the contract suite's self-tests in a pytest session of their own, without "
+            "contract_tests/ (make test does: pytest tests, then pytest contract_tests)"
+        )
     variant = VARIANTS[name]
     module = _RULE_MODULES.get(variant.rule or "", "test_status_endpoints.py")
     target = str(SUITE / module) if variant.rule else str(SUITE)
