@@ -30,13 +30,13 @@ lint: $(STAMP)
 ## (two sessions: tests/ runs the contract suite in-process against broken servers)
 test: lint
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest contract_tests
+	$(BIN)/python -m pytest contract_tests --camb-client mockcamb.client:poll
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 contract: $(STAMP)
-	$(BIN)/python -m pytest contract_tests
+	$(BIN)/python -m pytest contract_tests --camb-client mockcamb.client:poll
 
 ## contract-live: the contract suite against CAMB_BASE_URL with CAMB_API_KEY and CAMB_TASK_IDS
 contract-live: $(STAMP)
