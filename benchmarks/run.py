@@ -21,6 +21,8 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,19 @@ KEY_HEADER = {"x-api-key": API_KEY}
 STATUS_PATH = "/apis/story/bench"
 SLOW_PATH = "/apis/story/slow"
 FIXED_MS = 200.0
+# `mockcamb serve` as shipped (elastic pool: delays wait outside the fixed workers), and the
+# earlier work-around of a big fixed pool for comparison.
+# (label, serve arguments, 2 s warm-up burst first): "fresh" shows the elastic pool's first
+# burst; the warm-up variants show a burst that follows another one (the pool shrank between).
+LATENCY_VARIANTS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("default (elastic pool)", (), True),
+    ("default (elastic pool), fresh", (), False),
+    ("--threads 512", ("--threads", "512"), True),
+)
+# A request without latency must not queue behind the delayed ones: its p50 and p99 while
+# 256 delayed requests are in flight (wrk shares the 2 cores, so not the c1 figures).
+PROBE_P50_MS = 5.0
+PROBE_P99_MS = 100.0
 
 CONFIG_YAML = f"""# preloaded by benchmarks/run.py
 tasks:
@@ -133,6 +148,25 @@ class Bench:
         finally:
             proc.stop()
 
+    @contextlib.contextmanager
+    def redis(self) -> Iterator[str]:
+        """A throwaway redis-server on a free port: no RDB, no AOF; stopped afterwards."""
+        port = free_port()
+        argv = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly"]
+        argv += ["no", "--dir", str(self.logdir)]
+        proc = start_process("redis", argv, port, self.logdir, cwd=self.logdir)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+                    break
+                if time.monotonic() > deadline or proc.popen.poll() is not None:
+                    raise TimeoutError(f"redis-server did not start (log {proc.log})")
+                time.sleep(0.05)
+            yield f"redis://{HOST}:{port}/0"
+        finally:
+            proc.stop()
+
     def wrk(self, port: int, path: str, connections: int, threads: int = 2) -> WrkResult:
         url = f"http://{HOST}:{port}{path}"
         run_wrk(url, threads=threads, connections=connections, seconds=2, headers=KEY_HEADER)
@@ -171,14 +205,28 @@ class Bench:
                     except (OSError, TimeoutError) as exc:
                         res["peer_status"][name] = f"did not start: {exc}"
                         show(name, f"DID NOT START: {exc} (log {self.logdir / name}.log)")
-        variants: list[tuple[str, tuple[str, ...]]] = [("mockcamb serve (default)", ())]
-        variants += [(f"mockcamb serve --threads {t}", ("--threads", str(t))) for t in (4, 8)]
+        # (label, extra serve arguments, needs a throwaway redis-server)
+        variants: list[tuple[str, tuple[str, ...], bool]] = [
+            ("mockcamb serve (default)", (), False)
+        ]
+        if shutil.which("redis-server"):
+            variants += [
+                (f"mockcamb serve --store redis --workers {w}", ("--workers", str(w)), True)
+                for w in (1, 2)
+            ]
+        else:
+            res["redis_status"] = "redis-server not found: Redis variants not measured"
+            show("redis", "NOT MEASURED: redis-server not on PATH")
         try:
             for round_no in range(self.args.rounds):
                 if self.args.rounds > 1:
                     print(f"  -- round {round_no + 1}")
-                for label, extra in variants:
-                    with self.mockcamb("mockcamb", *extra) as proc:
+                for label, extra, needs_redis in variants:
+                    with contextlib.ExitStack() as stack:
+                        if needs_redis:
+                            url = stack.enter_context(self.redis())
+                            extra = ("--store", url, *extra)
+                        proc = stack.enter_context(self.mockcamb("mockcamb", *extra))
                         r = self.wrk(proc.port, STATUS_PATH, 32)
                     show(label, r.brief())
                     res["mockcamb"].setdefault(label, []).append(r.to_dict())
@@ -221,28 +269,47 @@ class Bench:
         section(f"2. Fixed {FIXED_MS:g} ms latency at 256 connections (wrk -t2 -c256)")
         res: Results = {"ideal_rps": 256 / (FIXED_MS / 1000)}
         show("ideal", f"{res['ideal_rps']:.0f} req/s, p50 200-205 ms, p99 <= 215 ms")
-        for label, extra in (("default threads (64)", ()), ("--threads 512", ("--threads", "512"))):
+        for label, extra, warm_up in LATENCY_VARIANTS:
             with self.mockcamb("mockcamb-latency", *extra) as proc:
-                res[label] = self.latency_run(label, proc.port, res["ideal_rps"])
+                res[label] = self.latency_run(
+                    label, proc.port, res["ideal_rps"], warm_up=warm_up, pid=proc.pid
+                )
         self.results["latency"] = res
 
-    def latency_run(self, label: str, port: int, ideal: float) -> Results:
+    def latency_run(
+        self, label: str, port: int, ideal: float, *, warm_up: bool = True, pid: int | None = None
+    ) -> Results:
         url = f"http://{HOST}:{port}"
-        run_wrk(url + SLOW_PATH, connections=256, seconds=2, headers=KEY_HEADER)
+        if warm_up:
+            run_wrk(url + SLOW_PATH, connections=256, seconds=2, headers=KEY_HEADER)
         probe: list[WrkResult] = []
         # While 256 connections wait out their delay, one connection polls a task without
         # latency: an injected delay must not hold up other requests.
         t = threading.Thread(target=_probe, args=(url + STATUS_PATH, self.seconds, probe))
+        threads: list[int] = []
+        done = threading.Event()
+        sampler = threading.Thread(target=_sample_threads, args=(pid, done, threads))
+        if pid is not None:
+            sampler.start()
         t.start()
         r = run_wrk(url + SLOW_PATH, connections=256, seconds=self.seconds, headers=KEY_HEADER)
         t.join()
+        done.set()
+        if pid is not None:
+            sampler.join()
         show(f"{label}: 200 ms task", r.brief())
         show(f"{label}: no-delay probe (c1)", probe[0].brief() if probe else "no result")
+        if threads:
+            show(f"{label}: server threads", " ".join(map(str, threads)))
         return {
             "slow": r.to_dict(),
             "probe": probe[0].to_dict() if probe else None,
             "ok": _latency_ok(r),
+            "probe_ok": bool(probe)
+            and (probe[0].p50_ms or 1e9) <= PROBE_P50_MS
+            and (probe[0].p99_ms or 1e9) <= PROBE_P99_MS,
             "rps_vs_ideal": r.rps / ideal,
+            "server_threads": threads,
         }
 
     # --- P. the prototype -------------------------------------------------------------------
@@ -445,8 +512,16 @@ class Bench:
             else:
                 ratio = t.get("ratio_default_vs_published_peer", 0.0)
                 add("1 throughput c32 >= best peer", None, f"{ratio:.2f}x published (no peers)")
+            for label, rps in t["mockcamb_best_rps"].items():
+                if "redis" in label:
+                    base = t["mockcamb_best_rps"]["mockcamb serve (default)"]
+                    add(
+                        f"1 c32 {label.removeprefix('mockcamb serve ')}",
+                        None,
+                        f"{rps:.0f} req/s ({rps / base:.2f}x in-memory single process)",
+                    )
         if "latency" in r:
-            for label in ("default threads (64)", "--threads 512"):
+            for label, _, _ in LATENCY_VARIANTS:
                 d = r["latency"][label]
                 s = d["slow"]
                 add(
@@ -454,6 +529,12 @@ class Bench:
                     d["ok"],
                     f"p50 {fmt_ms(s['p50_ms'])} p99 {fmt_ms(s['p99_ms'])} "
                     f"{s['rps']:.0f} req/s ({d['rps_vs_ideal']:.0%} of ideal)",
+                )
+                pr = d["probe"]
+                add(
+                    f"2 probe p50 <= {PROBE_P50_MS:g}, p99 <= {PROBE_P99_MS:g} ms, {label}",
+                    d["probe_ok"],
+                    f"p50 {fmt_ms(pr['p50_ms'])} p99 {fmt_ms(pr['p99_ms'])}" if pr else "no result",
                 )
         if "one_connection" in r:
             w = r["one_connection"]["wrk"]
@@ -522,6 +603,15 @@ def _latency_ok(r: WrkResult) -> bool:
     p50, p99 = r.p50_ms or 0.0, r.p99_ms or 1e9
     errs = sum(r.socket_errors.values()) if r.socket_errors else 0
     return 200 <= p50 <= 205 and p99 <= 215 and errs == 0
+
+
+def _sample_threads(pid: int | None, done: threading.Event, out: list[int]) -> None:
+    """The server's thread count (``/proc/PID/status``) every 0.5 s until ``done``."""
+    path = Path(f"/proc/{pid}/status")
+    while pid is not None and not done.wait(0.5):
+        with contextlib.suppress(OSError, ValueError):
+            line = next(x for x in path.read_text().splitlines() if x.startswith("Threads:"))
+            out.append(int(line.split()[1]))
 
 
 def _probe(url: str, seconds: float, out: list[WrkResult]) -> None:
