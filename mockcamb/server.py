@@ -24,6 +24,8 @@ MAX_THREADS = 2048
 POOL_HEADROOM = 16
 _real_sleep = time.sleep  # captured at import: a patched (virtual) sleep never shortens latency
 log = logging.getLogger("mockcamb")
+# waitress warns at every queued task while the elastic pool grows: noise, not news.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 class PortInUseError(OSError):
@@ -115,24 +117,21 @@ class Server:
 
     def _delay(self, seconds: float) -> None:
         """Sleep out an injected latency without holding a worker others need: the pool
-        grows so that at least ``POOL_HEADROOM`` threads are free (up to ``MAX_THREADS``),
-        and shrinks back, never below ``--threads``, once the sleepers are gone."""
-        dispatcher = self._server.task_dispatcher
+        grows so that at least ``POOL_HEADROOM`` threads are free (up to ``MAX_THREADS``).
+        It keeps its high-water mark: shrinking between bursts left the next burst queued
+        behind a pool that had to grow again one request at a time (idle threads cost only
+        memory)."""
         with self._pool_lock:
             self._sleepers += 1
             want = min(MAX_THREADS, max(self._threads, self._sleepers + POOL_HEADROOM))
             if want > self._pool_size:
-                dispatcher.set_thread_count(want)
+                self._server.task_dispatcher.set_thread_count(want)
                 self._pool_size = want
         try:
             _real_sleep(seconds)
         finally:
             with self._pool_lock:
                 self._sleepers -= 1
-                want = max(self._threads, self._sleepers + POOL_HEADROOM)
-                if want <= self._pool_size // 2 and not self._stopping.is_set():
-                    dispatcher.set_thread_count(want)
-                    self._pool_size = want
 
     def _drop_connection(self, environ: dict[str, Any]) -> bool:
         """Shut the socket of the request in ``environ``: the client gets no answer at all."""
