@@ -80,7 +80,7 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
         "--config",
         metavar="FILE",
         help="YAML/JSON file: settings, tasks to "
-        "preload, clock, time_scale, host, port, admin_token",
+        "preload, clock, time_scale, host, port, admin_token, store, store_prefix",
     )
     serve.add_argument(
         "--clock",
@@ -266,6 +266,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import DEFAULT_THREADS, PortInUseError, Server, listen_socket
 
     config = load_config(args.config) if args.config else {}
+    if args.store is None:
+        args.store = config.get("store")
+    if args.store_prefix is None:
+        args.store_prefix = config.get("store_prefix")
     host = args.host or config.get("host") or "127.0.0.1"
     port = args.port if args.port is not None else config.get("port", 8080)
     if not isinstance(port, int) or not 0 <= port <= 65535:

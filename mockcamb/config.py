@@ -10,7 +10,17 @@ from .emulator import Emulator
 from .errors import ConfigError, MockCambError
 from .scenario import load_document
 
-CONFIG_FIELDS = ("settings", "tasks", "clock", "time_scale", "host", "port", "admin_token")
+CONFIG_FIELDS = (
+    "settings",
+    "tasks",
+    "clock",
+    "time_scale",
+    "host",
+    "port",
+    "admin_token",
+    "store",
+    "store_prefix",
+)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -31,6 +41,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
             raise ConfigError(
                 f"{p}: {key}: unknown key; expected one of {', '.join(CONFIG_FIELDS)}"
             )
+    for key in ("store", "store_prefix", "admin_token", "host", "clock"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ConfigError(f"{p}: {key}: must be a string, got {doc[key]!r}")
     tasks = doc.get("tasks", [])
     if not isinstance(tasks, list):
         raise ConfigError(f"{p}: tasks: must be a list of {{kind, task_id, scenario}}")
@@ -38,7 +51,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def preload(emu: Emulator, config: Mapping[str, Any], where: str = "config") -> None:
-    """Apply a config's ``settings`` and create its ``tasks`` on ``emu``."""
+    """Apply a config's ``settings`` and create its ``tasks`` on ``emu``.
+
+    On a shared store (Redis) a task that exists already is left as it is, so a restarted
+    worker, or a second host with the same config, does not fail on its own preload."""
+    from .emulator import MemoryStore
+
+    shared = not isinstance(emu.store, MemoryStore)
     try:
         if config.get("settings") is not None:
             emu.configure(config["settings"], allow_files=True)
@@ -48,10 +67,13 @@ def preload(emu: Emulator, config: Mapping[str, Any], where: str = "config") -> 
             extra = set(item) - {"kind", "task_id", "scenario"}
             if extra:
                 raise ConfigError(f"tasks[{i}].{sorted(extra)[0]}: unknown field")
+            kind, task_id = item.get("kind", ""), item.get("task_id")
+            if shared and isinstance(task_id, str) and emu.get_task(kind, task_id) is not None:
+                continue
             try:
                 emu.create_task(
-                    item.get("kind", ""),
-                    item.get("task_id"),
+                    kind,
+                    task_id,
                     item.get("scenario"),
                     allow_files=True,
                 )

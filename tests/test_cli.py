@@ -232,3 +232,19 @@ def test_presets_list_and_show() -> None:
     shown = run("presets", "flaky_network")
     assert shown.returncode == 0 and "drop_connection" in shown.stdout
     assert run("presets", "nope").returncode == 2
+
+
+def test_config_file_names_the_store(tmp_path: Path) -> None:
+    config = tmp_path / "store.yaml"
+    config.write_text("store: memory\ntasks:\n  - {kind: story, task_id: s, scenario: error}\n")
+    with serve("--config", str(config)) as (_, url):
+        r = requests.get(f"{url}/apis/story/s", headers={"x-api-key": "k"}, timeout=5)
+        assert r.json()["status"] == "PENDING"
+    bad = tmp_path / "bad-store.yaml"
+    bad.write_text("store: 5\n")
+    result = run("serve", "--port", "0", "--config", str(bad))
+    assert result.returncode == 2 and "store: must be a string" in result.stderr
+    prefix_only = tmp_path / "prefix.yaml"
+    prefix_only.write_text("store_prefix: team-a\n")
+    result = run("serve", "--port", "0", "--config", str(prefix_only))
+    assert result.returncode == 2 and "--store-prefix" in result.stderr

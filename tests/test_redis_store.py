@@ -277,3 +277,17 @@ def test_store_urls() -> None:
         parse_store_url("http://h:1")
     with pytest.raises(ConfigError, match="cannot reach Redis"):
         RedisStore("redis://127.0.0.1:1/0")
+
+
+def test_a_second_preload_of_the_same_config_keeps_the_shared_tasks(
+    pair: tuple[Emulator, Emulator],
+) -> None:
+    from mockcamb.config import preload
+
+    first, second = pair
+    config = {"tasks": [{"kind": "story", "task_id": "preloaded", "scenario": "happy_path"}]}
+    preload(first, config)
+    first.status("story", "preloaded", "k")
+    preload(second, config)  # a restarted worker or a second host: no "exists already"
+    task = second.get_task("story", "preloaded")
+    assert task is not None and task.requests == 1
