@@ -37,11 +37,30 @@ class Run:
     seconds: float
 
 
+def _suite_process(
+    tmp: Path, paths: list[str], args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest PATHS -p no:cacheprovider -q ARGS`` in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-q", *args],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _env_without_camb(*prefixes: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CAMB_", *prefixes))}
+
+
 def _run_suite(base_url: str, key: str, task_ids: list[str], tmp: Path, *extra: str) -> Run:
     """The suite in a fresh interpreter, as a user runs it; the key goes in the environment
     for half the runs and on the command line for the other half. ``--select PATH`` in
     ``extra`` runs that module of the suite instead of all of it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAMB_", "PYTEST_"))}
+    env = _env_without_camb("PYTEST_")
     env["HYPOTHESIS_PROFILE"] = "live"
     paths, rest = [str(SUITE)], list(extra)
     if "--select" in rest:
@@ -49,13 +68,6 @@ def _run_suite(base_url: str, key: str, task_ids: list[str], tmp: Path, *extra: 
         paths = [rest[at + 1]]
         del rest[at : at + 2]
     args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "-p",
-        "no:cacheprovider",
-        "-q",
         "-rfs",
         "--camb-base-url",
         base_url,
@@ -69,9 +81,7 @@ def _run_suite(base_url: str, key: str, task_ids: list[str], tmp: Path, *extra: 
         for ref in task_ids:
             args += ["--camb-task-id", ref]
     started = time.monotonic()
-    proc = subprocess.run(
-        args, cwd=tmp, env=env, capture_output=True, text=True, timeout=240, check=False
-    )
+    proc = _suite_process(tmp, paths, args, env, timeout=240)
     return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
 
@@ -236,29 +246,14 @@ def test_named_target_gets_only_rate_limited_status_gets(
 def test_no_key_for_a_named_target_skips_with_a_hint(tmp_path: Path) -> None:
     server = Server(make_app(VARIANTS["conforming_base"])).start()
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CAMB_")}
+        env = _env_without_camb()
         env["HYPOTHESIS_PROFILE"] = "live"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                str(SUITE),
-                "-p",
-                "no:cacheprovider",
-                "-q",
-                "-rs",
-                "--camb-base-url",
-                server.base_url,
-                "--camb-max-rps",
-                "0",
-            ],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
+        proc = _suite_process(
+            tmp_path,
+            [str(SUITE)],
+            ["-rs", "--camb-base-url", server.base_url, "--camb-max-rps", "0"],
+            env,
             timeout=120,
-            check=False,
         )
     finally:
         server.stop()
@@ -271,26 +266,12 @@ def test_no_key_for_a_named_target_skips_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(SUITE),
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--camb-base-url",
-            "http://127.0.0.1:9/apis",
-            "--camb-task-id",
-            "video:abc",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    proc = _suite_process(
+        tmp_path,
+        [str(SUITE)],
+        ["--camb-base-url", "http://127.0.0.1:9/apis", "--camb-task-id", "video:abc"],
+        _env_without_camb(),
         timeout=60,
-        check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("CAMB_")},
     )
     assert proc.returncode == 4
     assert "--camb-task-id: expected KIND:ID" in proc.stderr
