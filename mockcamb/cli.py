@@ -212,24 +212,26 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+#: ``serve`` options that set an emulator setting of the same meaning: (option, setting).
+_SETTING_OPTIONS = (
+    ("api_key", "api_keys"),
+    ("unknown_task", "unknown_task"),
+    ("default_scenario", "default_scenario"),
+    ("seed", "seed"),
+    ("journal_size", "journal_size"),
+    ("max_tasks", "max_tasks"),
+    ("finished_ttl", "finished_ttl"),
+)
+
+
 def _settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    doc: dict[str, Any] = {}
-    if args.api_key is not None:
-        doc["api_keys"] = args.api_key
-    if args.unknown_task is not None:
-        doc["unknown_task"] = args.unknown_task
-    if args.default_scenario is not None:
-        doc["default_scenario"] = args.default_scenario
-    if args.seed is not None:
-        doc["seed"] = args.seed
+    doc: dict[str, Any] = {
+        setting: getattr(args, option)
+        for option, setting in _SETTING_OPTIONS
+        if getattr(args, option) is not None
+    }
     if args.latency_ms is not None:
         doc["latency"] = {"fixed_ms": args.latency_ms}
-    if args.journal_size is not None:
-        doc["journal_size"] = args.journal_size
-    if args.max_tasks is not None:
-        doc["max_tasks"] = args.max_tasks
-    if args.finished_ttl is not None:
-        doc["finished_ttl"] = args.finished_ttl
     return doc
 
 
