@@ -22,6 +22,9 @@ API_PREFIX = "/apis"
 ADMIN_PREFIX = "/__admin"
 MAX_BODY = 16 * 1024 * 1024
 _sleep = time.sleep  # captured at import: virtual sleep in a client never speeds up latency
+_clock = time.perf_counter  # likewise: latency is measured on the real clock
+#: WSGI environ key: when the request reached the app (the start of its injected latency).
+START_KEY = "mockcamb.start"
 log = logging.getLogger("mockcamb")
 
 
@@ -31,10 +34,23 @@ def emulator() -> Emulator:
     return emu
 
 
+class CutShort:
+    """An empty response body sent under a ``Content-Length`` that promises a megabyte: the
+    server must close the connection without finishing the answer (granian closes it before
+    the client reads a status line; requests raises ConnectionError). The ``drop_connection``
+    fault where the socket is out of reach."""
+
+    def __iter__(self) -> CutShort:
+        return self
+
+    def __next__(self) -> bytes:
+        raise StopIteration
+
+
 def to_response(reply: Reply) -> Response:
     """Turn a transport-neutral reply into a Flask response, waiting out its latency."""
     if reply.delay > 0:
-        wait_out(current_app.config, reply.delay)
+        wait_out(current_app.config, reply.delay, request.environ.get(START_KEY))
     payload = reply.payload()
     resp = Response(payload, status=reply.status_code, content_type=reply.content_type)
     for name, value in reply.headers.items():
@@ -43,8 +59,9 @@ def to_response(reply: Reply) -> Response:
         dropper = current_app.config.get("MOCKCAMB_DROP_CONNECTION")
         if dropper is not None and dropper(request.environ):
             return resp  # the socket is shut already: the client sees no answer at all
-        # No socket access (e.g. another WSGI server): promise more than we send, so the
+        # No socket access (granian, another WSGI server): promise more than we send, so the
         # server must close the connection mid-answer (the client sees IncompleteRead).
+        resp = Response(CutShort(), status=200, content_type=reply.content_type)
         resp.headers["Content-Length"] = "1048576"
         resp.direct_passthrough = True
     return resp
@@ -72,9 +89,16 @@ def json_body(data: bytes) -> Any:
         return NOT_JSON
 
 
-def wait_out(config: Mapping[str, Any], seconds: float) -> None:
+def wait_out(config: Mapping[str, Any], seconds: float, since: float | None = None) -> None:
     """Wait out an injected latency: through the server's hook when it has one (it grows
-    the worker pool so a sleeping request never holds a worker others need), else sleep."""
+    the worker pool so a sleeping request never holds a worker others need), else sleep.
+    With ``since`` (a ``perf_counter`` reading when the request arrived) the time already
+    spent answering counts toward the latency, so the answer leaves ``seconds`` after the
+    request came in, not later."""
+    if since is not None:
+        seconds -= _clock() - since
+        if seconds <= 0:
+            return
     hook = config.get("MOCKCAMB_DELAY")
     if hook is not None:
         hook(seconds)
@@ -331,6 +355,7 @@ class StatusFastPath:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
+        environ[START_KEY] = _clock()
         if environ.get("REQUEST_METHOD") == "GET":
             path: str = environ.get("PATH_INFO", "")
             for prefix, kind in _STATUS_PREFIXES:
@@ -349,16 +374,14 @@ class StatusFastPath:
         # PEP 3333 hands the path over as latin-1; decode as UTF-8 like werkzeug does.
         path = path.encode("latin-1", "replace").decode("utf-8", "replace")
         headers = [
-            (key[5:].replace("_", "-").title(), value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
+            (_header_name(key), value) for key, value in environ.items() if key[:5] == "HTTP_"
         ]
         reply = self.emu.status(
             kind, path[len(prefix) :], environ.get("HTTP_X_API_KEY"), path=path, headers=headers
         )
-        if reply.delay > 0:
-            wait_out(self.app.config, reply.delay)
         if reply.drop:
+            if reply.delay > 0:
+                wait_out(self.app.config, reply.delay, environ[START_KEY])
             dropper = self.app.config.get("MOCKCAMB_DROP_CONNECTION")
             if dropper is not None and dropper(environ):
                 start_response("500 Internal Server Error", [("Content-Length", "0")])
@@ -366,15 +389,32 @@ class StatusFastPath:
             start_response(
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", "1048576")]
             )
-            return [b""]
+            return CutShort()
+        # Everything is ready before the wait, so that little is left to do once it ends.
         payload = reply.payload()
+        status = _status_line(reply.status_code)
         out = (
             _JSON_HEADERS
             if reply.content_type == "application/json"
             else [("Content-Type", reply.content_type)]
         ) + [("Content-Length", str(len(payload))), *reply.headers.items()]
-        start_response(_status_line(reply.status_code), out)
+        if reply.delay > 0:
+            wait_out(self.app.config, reply.delay, environ[START_KEY])
+        start_response(status, out)
         return [payload]
+
+
+_HEADER_NAMES: dict[str, str] = {}
+
+
+def _header_name(key: str) -> str:
+    """``HTTP_X_API_KEY`` -> ``X-Api-Key``, remembered for the usual few hundred names."""
+    name = _HEADER_NAMES.get(key)
+    if name is None:
+        name = key[5:].replace("_", "-").title()
+        if len(_HEADER_NAMES) < 512:  # hostile clients may send endless new names
+            _HEADER_NAMES[key] = name
+    return name
 
 
 def _status_line(code: int) -> str:

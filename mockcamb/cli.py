@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -63,7 +63,7 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="run the emulator on a production WSGI server (waitress)",
+        help="run the emulator on a production WSGI server (granian, or waitress)",
         description="Run the emulator: the API under /apis, the admin API under /__admin. "
         "Command-line options override the --config file.",
     )
@@ -158,7 +158,19 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
         help="require this token (x-admin-token header) on /__admin",
     )
     serve.add_argument(
-        "--threads", type=_int, default=None, metavar="N", help="server worker threads (default 64)"
+        "--server",
+        choices=("granian", "waitress"),
+        default="granian",
+        help="granian (default): the fastest, forks its workers; waitress: pure Python, "
+        "and drop_connection faults cut before the status line",
+    )
+    serve.add_argument(
+        "--threads",
+        type=_int,
+        default=None,
+        metavar="N",
+        help="Python threads per worker: granian's most (default 512, started on demand), "
+        "waitress's pool (default 64, grows while latencies sleep)",
     )
     serve.add_argument(
         "--store",
@@ -262,23 +274,55 @@ def _make_emulator(args: argparse.Namespace, config: dict[str, Any]) -> tuple[An
     return Emulator(store=store), store.describe()
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    from .app import create_app
-    from .config import load_config, preload
-    from .server import DEFAULT_THREADS, PortInUseError, Server, listen_socket
+def _config_and_store(args: argparse.Namespace) -> dict[str, Any]:
+    """The --config file's contents; its store settings fill in what the options left out."""
+    from .config import load_config
 
     config = load_config(args.config) if args.config else {}
     if args.store is None:
         args.store = config.get("store")
     if args.store_prefix is None:
         args.store_prefix = config.get("store_prefix")
+    return config
+
+
+def _build_app(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, Any, str]:
+    """The Flask app, its emulator and a description of the store, from the serve options."""
+    from .app import create_app
+    from .config import preload
+
+    emu, store_desc = _make_emulator(args, config)
+    preload(emu, config, where=args.config or "config")
+    emu.configure(_settings_from_args(args), allow_files=True)
+    token = args.admin_token or config.get("admin_token")
+    return create_app(emu, admin_token=token), emu, store_desc
+
+
+def app_from_argv(argv: list[str]) -> Any:
+    """Build the app ``mockcamb serve ARGV`` serves (in a spawned granian worker)."""
+    args = build_parser(conform_options=False).parse_args(argv)
+    return _build_app(args, _config_and_store(args))[0]
+
+
+def _banner(url: str, emu: Any, store_desc: str, workers: int, server: str) -> str:
+    tasks = f", {emu.task_count()} tasks" if workers == 1 else f", {workers} workers"
+    return (
+        f"mockcamb {__version__} listening on {url}/apis (clock {emu.clock.kind}, "
+        f"store {store_desc}, server {server}{tasks}, admin {url}/__admin)"
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import DEFAULT_THREADS as DEFAULT_WAITRESS_THREADS
+    from .server import PortInUseError, check_port_free, listen_socket
+
+    config = _config_and_store(args)
     host = args.host or config.get("host") or "127.0.0.1"
     port = args.port if args.port is not None else config.get("port", 8080)
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise MockCambError(f"port: must be 0 to 65535, got {port!r}")
-    threads = DEFAULT_THREADS if args.threads is None else args.threads
-    if not 1 <= threads <= 4096:
-        raise MockCambError(f"--threads: must be 1 to 4096, got {threads}")
+    if args.threads is not None and not 1 <= args.threads <= 4096:
+        raise MockCambError(f"--threads: must be 1 to 4096, got {args.threads}")
     workers = args.workers
     if not 1 <= workers <= 256:
         raise MockCambError(f"--workers: must be 1 to 256, got {workers}")
@@ -286,19 +330,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise MockCambError(
             "--workers: more than one worker needs a shared store: add --store redis://HOST:6379/0"
         )
-    if workers > 1 and not hasattr(os, "fork"):
-        raise MockCambError("--workers: more than one worker needs os.fork (Linux, macOS)")
-    emu, store_desc = _make_emulator(args, config)
-    preload(emu, config, where=args.config or "config")
-    emu.configure(_settings_from_args(args), allow_files=True)
+    if workers > 1 and args.server == "waitress" and not hasattr(os, "fork"):
+        raise MockCambError("--workers: more than one waitress worker needs os.fork")
+    app, emu, store_desc = _build_app(args, config)
     token = args.admin_token or config.get("admin_token")
-    app = create_app(emu, admin_token=token)
+    sock = None
     try:
-        if workers > 1:
-            sock = listen_socket(host, port)
-            server = None
+        if args.server == "granian":
+            check_port_free(host, port)
+            if port == 0:
+                from .granian_server import free_port
+
+                port = free_port(host)
         else:
-            server = Server(app, host, port, threads=threads)
+            sock = listen_socket(host, port)
+            port = sock.getsockname()[1]
     except PortInUseError as exc:
         print(f"mockcamb: {exc.strerror}; choose another with --port", file=sys.stderr)
         return EXIT_USAGE
@@ -312,26 +358,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
             + ("" if token else "; the admin API is open (set --admin-token)"),
             file=sys.stderr,
         )
-    if server is None:
-        return _serve_workers(app, sock, workers, threads, emu, store_desc, args.quiet)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    banner = _banner(url, emu, store_desc, workers, args.server)
 
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        server.stop_soon()
+    def _announce() -> None:
+        if not args.quiet:
+            print(banner, file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    if not args.quiet:
-        print(
-            f"mockcamb {__version__} listening on {server.base_url} "
-            f"(clock {emu.clock.kind}, store {store_desc}, admin {server.url}/__admin, "
-            f"{emu.task_count()} tasks)",
-            file=sys.stderr,
-            flush=True,
-        )
-    server.serve_forever()
+    if args.server == "granian":
+        code = _serve_granian(app, args, host, port, workers, emu, _announce)
+    else:
+        assert sock is not None
+        threads = DEFAULT_WAITRESS_THREADS if args.threads is None else args.threads
+        code = _serve_workers(app, sock, workers, threads, emu, _announce)
     if not args.quiet:
         print("mockcamb: stopped", file=sys.stderr)
-    return 0
+    return code
+
+
+def _serve_granian(
+    app: Any,
+    args: argparse.Namespace,
+    host: str,
+    port: int,
+    workers: int,
+    emu: Any,
+    announce: Callable[[], None],
+) -> int:
+    import functools
+
+    from .granian_server import DEFAULT_THREADS, serve
+
+    emu.close()  # each worker opens its own store connections after the fork
+    build = functools.partial(app_from_argv, list(args.argv))
+    threads = DEFAULT_THREADS if args.threads is None else args.threads
+    return serve(
+        app, build, host=host, port=port, workers=workers, threads=threads, on_ready=announce
+    )
 
 
 def _worker(app: Any, threads: int, sock: Any) -> NoReturn:
@@ -370,11 +433,24 @@ def _worker(app: Any, threads: int, sock: Any) -> NoReturn:
 
 
 def _serve_workers(
-    app: Any, sock: Any, workers: int, threads: int, emu: Any, store_desc: str, quiet: bool
+    app: Any, sock: Any, workers: int, threads: int, emu: Any, announce: Callable[[], None]
 ) -> int:
-    """Fork ``workers`` processes serving ``app`` on the shared socket ``sock``; SIGTERM or
-    SIGINT stops them all. Exit 0 when stopped, 1 if a worker died on its own."""
-    emu.store.close()  # each worker opens its own connections after the fork
+    """Serve ``app`` on waitress on ``sock``: here for one worker, else in ``workers`` forked
+    processes; SIGTERM or SIGINT stops them all. Exit 0 when stopped, 1 if a worker died."""
+    from .server import Server
+
+    if workers == 1:
+        server = Server(app, threads=threads, sock=sock)
+
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            server.stop_soon()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        announce()
+        server.serve_forever()
+        return 0
+    emu.close()  # each worker opens its own connections after the fork
     stopping = False
     children: set[int] = set()
 
@@ -395,16 +471,8 @@ def _serve_workers(
             _worker(app, threads, sock)
         children.add(pid)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
-    host, port = sock.getsockname()[:2]
     sock.close()
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-    if not quiet:
-        print(
-            f"mockcamb {__version__} listening on {url}/apis (clock {emu.clock.kind}, "
-            f"store {store_desc}, {workers} workers, admin {url}/__admin)",
-            file=sys.stderr,
-            flush=True,
-        )
+    announce()
     failed = False
     while children:
         try:
@@ -417,8 +485,6 @@ def _serve_workers(
         if os.waitstatus_to_exitcode(status) != 0 and not stopping:
             failed = True
             _forward(signal.SIGTERM, None)
-    if not quiet:
-        print("mockcamb: stopped", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -458,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(conform_options="conform" in words)
     args = parser.parse_args(words)
+    args.argv = [] if args.command is None else words[words.index(args.command) + 1 :]
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     if args.command is None:
         parser.print_help()

@@ -1,0 +1,155 @@
+"""Serving the Flask app on granian, the default server of ``mockcamb serve``.
+
+granian is a production HTTP server written in Rust (hyper and tokio) that runs WSGI apps:
+the sockets, HTTP parsing and keep-alive live outside the GIL, and Python only runs the app,
+on an elastic pool of blocking threads. Measured against waitress with the same app on this
+project's 2-core benchmark box (BENCHMARKS.md): about 3x the status GETs per second, and a
+200 ms latency at 256 connections held within a few milliseconds.
+
+What differs from the waitress server (:mod:`mockcamb.server`, still used by the pytest
+fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
+
+- granian cannot run in a thread: it forks worker processes and owns the signals.
+- WSGI gives no handle on the connection, so the ``drop_connection`` fault answers with an
+  empty body under a ``Content-Length`` that promises more: granian then closes the
+  connection, and clients see it broken without an answer (``requests`` raises
+  ConnectionError), as with waitress, which shuts the socket itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .app import WSGIApp
+
+#: The most Python threads per worker; they start on demand and end after 30 s idle. A
+#: request sleeping out an injected latency holds one, so this bounds the delayed requests
+#: answered at once (the rest wait in granian's queue, not on a thread).
+DEFAULT_THREADS = 512
+#: How long a stopping worker waits for requests in flight before it is killed.
+STOP_TIMEOUT = 10
+
+_APP: WSGIApp | None = None  # built in the parent; forked workers inherit it
+
+
+class _QuietFilter(logging.Filter):
+    """Keep granian's own log to what a mockcamb user needs: drop the warning about many
+    blocking threads (intended: a sleeping latency holds one) and start-up chatter."""
+
+    _NOISE = ("Configuration allows spawning", "Websockets are not supported")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self._NOISE)
+
+
+def log_config() -> dict[str, Any]:
+    """granian's logging, to stderr, at WARNING, through :class:`_QuietFilter`."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"quiet": {"()": _QuietFilter}},
+        "formatters": {"generic": {"format": "mockcamb (granian): [%(levelname)s] %(message)s"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "generic",
+                "stream": "ext://sys.stderr",
+                "filters": ["quiet"],
+            }
+        },
+        "loggers": {"_granian": {"handlers": ["console"], "propagate": False}},
+    }
+
+
+def free_port(host: str) -> int:
+    """A port on ``host`` that is free now (for ``--port 0``: granian binds by number)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _worker_app(build: Callable[[], WSGIApp]) -> WSGIApp:
+    """Runs in each worker before it serves: the app, without ``HTTP_*`` variables in the
+    environment (granian copies ``os.environ`` into every WSGI environ, where ``HTTP_PROXY``
+    would pass for a request header: "httpoxy")."""
+    for name in [name for name in os.environ if name.upper().startswith("HTTP_")]:
+        del os.environ[name]
+    return _APP if _APP is not None else build()
+
+
+def wait_until_listening(host: str, port: int, timeout: float = 20.0) -> bool:
+    """True once ``host:port`` accepts a connection, False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.005)
+    return False
+
+
+def serve(
+    app: WSGIApp,
+    build: Callable[[], WSGIApp],
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    threads: int = DEFAULT_THREADS,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Serve ``app`` on granian until SIGTERM or SIGINT; return the exit code (0 when
+    stopped by a signal, 1 when a worker died).
+
+    ``app`` is handed to forked workers as is; ``build`` (picklable, e.g. a
+    :func:`functools.partial` of a module function) rebuilds it where workers are spawned
+    instead of forked (macOS, Python 3.14). ``on_ready`` runs once the port accepts
+    connections. The caller checks that the port is free first."""
+    from granian.constants import HTTPModes, Interfaces, RuntimeModes
+    from granian.log import LogLevels
+    from granian.server import Server as Granian
+
+    global _APP
+    _APP = app
+
+    class _Server(Granian):  # type: ignore[misc,valid-type]
+        def startup(self, *args: Any, **kwargs: Any) -> None:
+            super().startup(*args, **kwargs)
+            # Every worker is forked by now: a thread started earlier could hold a lock
+            # (import, stderr) across the fork and hang a worker.
+            if on_ready is not None:
+                threading.Thread(target=_announce, name="mockcamb-ready", daemon=True).start()
+
+    def _announce() -> None:
+        if on_ready is not None and wait_until_listening(host, port):
+            on_ready()
+
+    server = _Server(
+        "mockcamb",  # a label only: the app comes from the loader below
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        runtime_mode=RuntimeModes.st,
+        workers=workers,
+        blocking_threads=threads,
+        backlog=2048,
+        log_level=LogLevels.warning,
+        log_dictconfig=log_config(),
+        workers_kill_timeout=STOP_TIMEOUT,
+    )
+    try:
+        server.serve(target_loader=functools.partial(_worker_app, build), wrap_loader=False)
+    except SystemExit as exc:  # granian exits 1 when a worker died
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
