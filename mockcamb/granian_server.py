@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -82,7 +83,18 @@ def _worker_app(build: Callable[[], WSGIApp]) -> WSGIApp:
     would pass for a request header: "httpoxy")."""
     for name in [name for name in os.environ if name.upper().startswith("HTTP_")]:
         del os.environ[name]
+    threading.Thread(
+        target=_orphan_watch, args=(os.getppid(),), name="mockcamb-orphan-watch", daemon=True
+    ).start()
     return _APP if _APP is not None else build()
+
+
+def _orphan_watch(parent: int) -> None:
+    """In a worker: when the main process is gone (killed outright), stop as on SIGTERM
+    rather than serve on alone, holding the port."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def wait_until_listening(host: str, port: int, timeout: float = 20.0) -> bool:

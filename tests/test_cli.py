@@ -3,57 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
-
-CMD = [sys.executable, "-m", "mockcamb"]
-
-
-def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CMD, *args], capture_output=True, text=True, timeout=timeout)
-
-
-@contextmanager
-def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start ``mockcamb serve --port 0 ARGS`` and yield (process, root URL) once it listens."""
-    proc = subprocess.Popen(
-        [*CMD, "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    line = ""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        match = re.search(r"listening on (http://\S+)/apis", line)
-        if match:
-            break
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
-    else:
-        proc.kill()
-        raise AssertionError("serve printed no banner")
-    try:
-        yield proc, match.group(1)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+from _serve import CMD, run, serve
 
 
 def test_serve_answers_and_stops_cleanly_on_sigterm() -> None:

@@ -1,0 +1,127 @@
+"""``mockcamb serve`` on granian (the default) and on waitress: the behaviours that depend on
+the server, checked through a real process and real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from _serve import serve
+
+from mockcamb.app import wait_out
+
+KEY = {"x-api-key": "k"}
+
+
+def _task(url: str, task_id: str, scenario: dict[str, Any]) -> None:
+    r = requests.post(
+        f"{url}/__admin/tasks",
+        json={"kind": "story", "task_id": task_id, "scenario": scenario},
+        timeout=5,
+    )
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("server", ["granian", "waitress"])
+def test_both_servers_answer_the_same(server: str, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("tasks:\n  - {kind: story, task_id: t, scenario: instant_success}\n")
+    with serve("--server", server, "--config", str(config), "--clock", "manual") as (proc, url):
+        r = requests.get(f"{url}/apis/story/t", headers=KEY, timeout=5)
+        assert r.status_code == 200 and r.json()["status"] == "SUCCESS"
+        assert r.headers["Content-Type"] == "application/json"
+        missing = requests.get(f"{url}/apis/story/nope", headers=KEY, timeout=5)
+        assert missing.status_code == 404 and missing.json()["detail"]
+        created = requests.post(f"{url}/__admin/tasks", json={"kind": "story"}, timeout=5)
+        assert created.status_code == 201
+        bad = requests.post(f"{url}/__admin/tasks", data=b"{nope", timeout=5)
+        assert bad.status_code == 400 and "detail" in bad.json()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+
+
+@pytest.mark.parametrize("server", ["granian", "waitress"])
+def test_drop_connection_breaks_the_connection_and_the_server_still_stops(server: str) -> None:
+    with serve("--server", server) as (proc, url):
+        _task(
+            url,
+            "d",
+            {"steps": [{"status": "PENDING"}], "faults": [{"poll": 1, "type": "drop_connection"}]},
+        )
+        with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            requests.get(f"{url}/apis/story/d", headers=KEY, timeout=5)
+        # the fault was for poll 1 only: the task answers again, on a new connection
+        assert requests.get(f"{url}/apis/story/d", headers=KEY, timeout=5).json() == {
+            "status": "PENDING",
+            "run_id": None,
+        }
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        assert time.monotonic() - started < 5  # no connection left hanging the stop
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+
+
+def test_server_environment_never_passes_for_request_headers() -> None:
+    """granian copies os.environ into each WSGI environ, where HTTP_* variables would look
+    like request headers ("httpoxy"); the workers drop them."""
+    env = {"HTTP_X_API_KEY": "from-the-environment", "HTTP_PROXY": "http://evil.invalid"}
+    with serve("--api-key", "from-the-environment", env=env) as (_, url):
+        _task(url, "t", {"steps": [{"status": "PENDING"}]})
+        r = requests.get(f"{url}/apis/story/t", timeout=5)  # no key header at all
+        assert r.status_code == 401
+        journal = requests.get(f"{url}/__admin/requests", timeout=5).json()
+        text = json.dumps(journal)
+        assert "evil.invalid" not in text and "proxy" not in text.lower()
+
+
+def test_a_delayed_request_in_flight_finishes_when_the_server_stops() -> None:
+    with serve("--latency-ms", "1200", "--clock", "manual") as (proc, url):
+        _task(url, "slow", {"steps": [{"status": "PENDING"}]})
+        answers: list[int] = []
+        getter = threading.Thread(
+            target=lambda: answers.append(
+                requests.get(f"{url}/apis/story/slow", headers=KEY, timeout=10).status_code
+            )
+        )
+        getter.start()
+        time.sleep(0.4)  # the request is asleep in the server now
+        proc.send_signal(signal.SIGTERM)
+        getter.join(10)
+        assert answers == [200]
+        assert proc.wait(15) == 0
+
+
+def test_killing_the_main_process_does_not_leave_a_worker_on_the_port() -> None:
+    with serve() as (proc, url):
+        proc.kill()  # SIGKILL: the worker gets no signal, only loses its parent
+        proc.wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{url}/__admin/health", timeout=1)
+            except requests.ConnectionError:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("a worker still answers 10 s after its main process was killed")
+
+
+def test_latency_counts_from_the_arrival_of_the_request() -> None:
+    waits: list[float] = []
+    config = {"MOCKCAMB_DELAY": waits.append}
+    arrived = time.perf_counter() - 0.15  # 150 ms went on answering already
+    wait_out(config, 0.2, arrived)
+    wait_out(config, 0.1, arrived)  # already late: no wait at all
+    wait_out(config, 0.2)  # no arrival time: the whole latency
+    assert len(waits) == 2
+    assert 0.03 < waits[0] <= 0.05 and waits[1] == 0.2
