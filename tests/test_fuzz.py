@@ -552,6 +552,8 @@ HOSTILE_BODIES: dict[str, bytes] = {
     "deep-object": b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
     "nested-scenario": b'{"kind": "story", "scenario": ' + DEEP + b"}",
 }
+
+
 @pytest.mark.parametrize("name", list(HOSTILE_BODIES))
 def test_hostile_json_bodies(env: Env, name: str) -> None:
     before = env.prepare()

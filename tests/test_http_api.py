@@ -225,7 +225,7 @@ def test_admin_api_round_trip(server: Server, http: requests.Session) -> None:
         (
             "POST",
             "/clock/advance",
-            {"data": "{\"seconds\": 1e999}", "headers": {"Content-Type": "application/json"}},
+            {"data": '{"seconds": 1e999}', "headers": {"Content-Type": "application/json"}},
             400,
             "seconds",
         ),
