@@ -300,7 +300,7 @@ def _build_app(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, A
 
 def app_from_argv(argv: list[str]) -> Any:
     """Build the app ``mockcamb serve ARGV`` serves (in a spawned granian worker)."""
-    args = build_parser(conform_options=False).parse_args(argv)
+    args = build_parser(conform_options=False).parse_args(["serve", *argv])
     return _build_app(args, _config_and_store(args))[0]
 
 

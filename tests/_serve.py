@@ -19,12 +19,12 @@ def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 
 @contextmanager
 def serve(
-    *args: str, env: dict[str, str] | None = None
+    *args: str, env: dict[str, str] | None = None, argv: list[str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start ``mockcamb serve --port 0 ARGS`` (with ``env`` added to the environment) and
-    yield (process, root URL) once it listens."""
+    """Start ``mockcamb serve --port 0 ARGS`` (or the command ``argv``), with ``env`` added
+    to the environment, and yield (process, root URL) once it listens."""
     proc = subprocess.Popen(
-        [*CMD, "serve", "--port", "0", *args],
+        argv or [*CMD, "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

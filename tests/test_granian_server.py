@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -125,3 +126,27 @@ def test_latency_counts_from_the_arrival_of_the_request() -> None:
     wait_out(config, 0.2)  # no arrival time: the whole latency
     assert len(waits) == 2
     assert 0.03 < waits[0] <= 0.05 and waits[1] == 0.2
+
+
+SPAWN_SCRIPT = """
+import multiprocessing, sys
+from mockcamb.cli import main
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn")  # as on macOS and Python 3.14
+    sys.exit(main(["serve", *sys.argv[1:]]))
+"""
+
+
+def test_workers_started_by_spawn_rebuild_the_app_from_the_command_line(tmp_path: Path) -> None:
+    """Where workers are spawned, not forked, each rebuilds the app from the same options."""
+    script = tmp_path / "spawned.py"
+    script.write_text(SPAWN_SCRIPT)
+    config = tmp_path / "c.yaml"
+    config.write_text("tasks:\n  - {kind: story, task_id: pre, scenario: error}\n")
+    argv = [sys.executable, str(script), "--port", "0", "--config", str(config), "--seed", "9"]
+    with serve(argv=argv) as (proc, url):
+        r = requests.get(f"{url}/apis/story/pre", headers=KEY, timeout=5)
+        assert r.json() == {"status": "PENDING", "run_id": None}
+        assert requests.get(f"{url}/__admin/settings", timeout=5).json()["seed"] == 9
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
