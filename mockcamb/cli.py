@@ -335,13 +335,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app, emu, store_desc = _build_app(args, config)
     token = args.admin_token or config.get("admin_token")
     sock = None
+    bind_host = host
     try:
         if args.server == "granian":
-            check_port_free(host, port)
-            if port == 0:
-                from .granian_server import free_port
+            from .granian_server import free_port, numeric_host
 
-                port = free_port(host)
+            check_port_free(host, port)
+            bind_host = numeric_host(host)
+            if port == 0:
+                port = free_port(bind_host)
         else:
             sock = listen_socket(host, port)
             port = sock.getsockname()[1]
@@ -366,7 +368,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(banner, file=sys.stderr, flush=True)
 
     if args.server == "granian":
-        code = _serve_granian(app, args, host, port, workers, emu, _announce)
+        code = _serve_granian(app, args, bind_host, port, workers, emu, _announce)
     else:
         assert sock is not None
         threads = DEFAULT_WAITRESS_THREADS if args.threads is None else args.threads

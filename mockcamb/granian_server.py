@@ -69,6 +69,11 @@ def log_config() -> dict[str, Any]:
     }
 
 
+def numeric_host(host: str) -> str:
+    """``host`` as the IP address granian binds (it takes no names such as ``localhost``)."""
+    return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
+
+
 def free_port(host: str) -> int:
     """A port on ``host`` that is free now (for ``--port 0``: granian binds by number)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -150,3 +150,10 @@ def test_workers_started_by_spawn_rebuild_the_app_from_the_command_line(tmp_path
         assert requests.get(f"{url}/__admin/settings", timeout=5).json()["seed"] == 9
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+@pytest.mark.parametrize("server", ["granian", "waitress"])
+def test_a_host_name_is_bound_by_its_address(server: str) -> None:
+    with serve("--server", server, "--host", "localhost") as (_, url):
+        assert url.startswith("http://localhost:")
+        assert requests.get(f"{url}/__admin/health", timeout=5).json()["status"] == "ok"
