@@ -358,7 +358,8 @@ def machine_info() -> dict[str, Any]:
         "python_executable": sys.executable,
         "mockcamb_source": mockcamb_source(),
         "packages": {
-            n: _pkg(n) for n in ("mockcamb", "flask", "werkzeug", "waitress", "hypothesis")
+            n: _pkg(n)
+            for n in ("mockcamb", "flask", "werkzeug", "waitress", "granian", "hypothesis")
         },
         "wrk": _cmd_version(["wrk", "-v"]),
         "node": _cmd_version(["node", "--version"]),

@@ -4,10 +4,10 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py``). Everything 
 127.0.0.1; each load run is bounded (``--seconds``, at most 10 by default). Prints the machine,
 the versions and the exact commands, then one line per figure and a summary of the targets.
 
-    python benchmarks/run.py                     # everything (about 4 minutes)
+    python benchmarks/run.py                     # everything (about 5 minutes)
     python benchmarks/run.py --only throughput   # one section: throughput, latency,
                                                  # one-connection, virtual-time, memory,
-                                                 # startup, proposal (the asyncio prototype)
+                                                 # startup
     python benchmarks/run.py --no-peers          # skip npm and the peers
     python benchmarks/run.py --json out.json     # also write the figures as JSON
 """
@@ -49,6 +49,7 @@ from common import (
     run_wrk,
     self_rss_kb,
     start_process,
+    tree_rss_kb,
     wait_until_answers,
 )
 
@@ -59,21 +60,37 @@ SECTIONS = (
     "virtual-time",
     "memory",
     "startup",
-    "proposal",
 )
 HERE = Path(__file__).resolve().parent
 KEY_HEADER = {"x-api-key": API_KEY}
 STATUS_PATH = "/apis/story/bench"
 SLOW_PATH = "/apis/story/slow"
 FIXED_MS = 200.0
-# `mockcamb serve` as shipped (elastic pool: delays wait outside the fixed workers), and the
-# earlier work-around of a big fixed pool for comparison.
-# (label, serve arguments, 2 s warm-up burst first): "fresh" shows the elastic pool's first
-# burst; the warm-up variants show a burst that follows another one (the pool shrank between).
-LATENCY_VARIANTS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("default (elastic pool)", (), True),
-    ("default (elastic pool), fresh", (), False),
-    ("--threads 512", ("--threads", "512"), True),
+# (label, serve arguments or None for the floor app, 2 s warm-up burst first, run the probe).
+# `mockcamb serve` as shipped (granian); "fresh" is the first burst a new server sees (granian
+# starts its blocking threads on demand); `--server waitress` is the earlier default (elastic
+# pool), after a burst as before; the floor is benchmarks/floor_app.py on granian with the
+# settings mockcamb uses: a bare WSGI app that only sleeps, the server's own limit.
+LATENCY_VARIANTS: tuple[tuple[str, tuple[str, ...] | None, bool, bool], ...] = (
+    ("default (granian)", (), True, True),
+    ("default (granian), fresh", (), False, True),
+    ("--server waitress", ("--server", "waitress"), True, True),
+    ("floor: bare WSGI sleep on granian", None, True, False),
+)
+# The floor app on granian: the same options `mockcamb serve` passes to granian
+# (mockcamb/granian_server.py), from the command line.
+GRANIAN_FLOOR_ARGS = (
+    "--interface",
+    "wsgi",
+    "--runtime-mode",
+    "st",
+    "--http",
+    "1",
+    "--blocking-threads",
+    "512",
+    "--no-ws",
+    "--log-level",
+    "warning",
 )
 # A request without latency must not queue behind the delayed ones: its p50 and p99 while
 # 256 delayed requests are in flight (wrk shares the 2 cores, so not the c1 figures).
@@ -140,8 +157,10 @@ class Bench:
             yield proc
 
     @contextlib.contextmanager
-    def served(self, name: str, argv: list[str], port: int) -> Iterator[Proc]:
-        proc = start_process(name, argv, port, self.logdir, cwd=self.logdir)
+    def served(
+        self, name: str, argv: list[str], port: int, cwd: Path | None = None
+    ) -> Iterator[Proc]:
+        proc = start_process(name, argv, port, self.logdir, cwd=cwd or self.logdir)
         try:
             wait_until_answers(port, "/__admin/health", timeout=30)
             yield proc
@@ -207,7 +226,8 @@ class Bench:
                         show(name, f"DID NOT START: {exc} (log {self.logdir / name}.log)")
         # (label, extra serve arguments, needs a throwaway redis-server)
         variants: list[tuple[str, tuple[str, ...], bool]] = [
-            ("mockcamb serve (default)", (), False)
+            ("mockcamb serve (default)", (), False),
+            ("mockcamb serve --server waitress", ("--server", "waitress"), False),
         ]
         if shutil.which("redis-server"):
             variants += [
@@ -269,84 +289,79 @@ class Bench:
         section(f"2. Fixed {FIXED_MS:g} ms latency at 256 connections (wrk -t2 -c256)")
         res: Results = {"ideal_rps": 256 / (FIXED_MS / 1000)}
         show("ideal", f"{res['ideal_rps']:.0f} req/s, p50 200-205 ms, p99 <= 215 ms")
-        for label, extra, warm_up in LATENCY_VARIANTS:
-            with self.mockcamb("mockcamb-latency", *extra) as proc:
+        for label, extra, warm_up, probe in LATENCY_VARIANTS:
+            with contextlib.ExitStack() as stack:
+                if extra is None:
+                    port = free_port()
+                    argv = self.floor_argv(port)
+                    res["floor_command"] = " ".join(argv)
+                    show("floor command", res["floor_command"])
+                    proc = stack.enter_context(self.served("floor", argv, port, cwd=HERE))
+                else:
+                    proc = stack.enter_context(self.mockcamb("mockcamb-latency", *extra))
                 res[label] = self.latency_run(
-                    label, proc.port, res["ideal_rps"], warm_up=warm_up, pid=proc.pid
+                    label, proc.port, res["ideal_rps"], warm_up=warm_up, pid=proc.pid, probe=probe
                 )
         self.results["latency"] = res
 
+    def floor_argv(self, port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            *GRANIAN_FLOOR_ARGS,
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "floor_app:app",
+        ]
+
     def latency_run(
-        self, label: str, port: int, ideal: float, *, warm_up: bool = True, pid: int | None = None
+        self,
+        label: str,
+        port: int,
+        ideal: float,
+        *,
+        warm_up: bool = True,
+        pid: int | None = None,
+        probe: bool = True,
     ) -> Results:
         url = f"http://{HOST}:{port}"
         if warm_up:
             run_wrk(url + SLOW_PATH, connections=256, seconds=2, headers=KEY_HEADER)
-        probe: list[WrkResult] = []
+        probed: list[WrkResult] = []
         # While 256 connections wait out their delay, one connection polls a task without
         # latency: an injected delay must not hold up other requests.
-        t = threading.Thread(target=_probe, args=(url + STATUS_PATH, self.seconds, probe))
+        t = threading.Thread(target=_probe, args=(url + STATUS_PATH, self.seconds, probed))
         threads: list[int] = []
         done = threading.Event()
         sampler = threading.Thread(target=_sample_threads, args=(pid, done, threads))
         if pid is not None:
             sampler.start()
-        t.start()
+        if probe:
+            t.start()
         r = run_wrk(url + SLOW_PATH, connections=256, seconds=self.seconds, headers=KEY_HEADER)
-        t.join()
+        if probe:
+            t.join()
         done.set()
         if pid is not None:
             sampler.join()
         show(f"{label}: 200 ms task", r.brief())
-        show(f"{label}: no-delay probe (c1)", probe[0].brief() if probe else "no result")
+        if probe:
+            show(f"{label}: no-delay probe (c1)", probed[0].brief() if probed else "no result")
         if threads:
             show(f"{label}: server threads", " ".join(map(str, threads)))
         return {
             "slow": r.to_dict(),
-            "probe": probe[0].to_dict() if probe else None,
+            "probe": probed[0].to_dict() if probed else None,
             "ok": _latency_ok(r),
-            "probe_ok": bool(probe)
-            and (probe[0].p50_ms or 1e9) <= PROBE_P50_MS
-            and (probe[0].p99_ms or 1e9) <= PROBE_P99_MS,
+            "probe_ok": bool(probed)
+            and (probed[0].p50_ms or 1e9) <= PROBE_P50_MS
+            and (probed[0].p99_ms or 1e9) <= PROBE_P99_MS,
             "rps_vs_ideal": r.rps / ideal,
             "server_threads": threads,
         }
-
-    # --- P. the prototype -------------------------------------------------------------------
-
-    def proposal(self) -> None:
-        section("P. PROTOTYPE asyncio front (benchmarks/proto_async_server.py), NOT mockcamb")
-        res: Results = {}
-
-        def argv(port: int) -> list[str]:
-            return [
-                sys.executable,
-                str(HERE / "proto_async_server.py"),
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--api-key",
-                API_KEY,
-                "--config",
-                str(self.config),
-            ]
-
-        port = free_port()
-        with self.served("proto", argv(port), port):
-            r = self.wrk(port, STATUS_PATH, 32)
-            show("prototype c32", r.brief())
-            res["c32"] = r.to_dict()
-            peer = self.results.get("throughput", {}).get("peer_best_rps", {})
-            if peer:
-                top = max(peer.values())
-                res["ratio_vs_best_peer"] = r.rps / top
-                show("ratio prototype / best peer", f"{r.rps / top:.2f}")
-            r1 = self.wrk(port, STATUS_PATH, 1, threads=1)
-            show("prototype c1", r1.brief())
-            res["c1"] = r1.to_dict()
-            res["latency"] = self.latency_run("prototype", port, 256 / (FIXED_MS / 1000))
-        self.results["proposal"] = res
 
     # --- 3. one connection ------------------------------------------------------------------
 
@@ -430,7 +445,8 @@ class Bench:
     def _http_rss(self) -> Results:
         runs = []
         with self.mockcamb("mockcamb-rss") as proc:
-            rss = [proc.rss_kb() / 1024]
+            # granian serves in a forked worker: the parent and its workers together
+            rss = [tree_rss_kb(proc.pid) / 1024]
             for _ in range(3):
                 r = run_wrk(
                     f"http://{HOST}:{proc.port}{STATUS_PATH}",
@@ -439,7 +455,7 @@ class Bench:
                     headers=KEY_HEADER,
                 )
                 runs.append(r.to_dict())
-                rss.append(proc.rss_kb() / 1024)
+                rss.append(tree_rss_kb(proc.pid) / 1024)
         return {"rss_mib": rss, "runs": runs, "requests": sum(r["requests"] for r in runs)}
 
     # --- 6. start-up ------------------------------------------------------------------------
@@ -512,24 +528,30 @@ class Bench:
             else:
                 ratio = t.get("ratio_default_vs_published_peer", 0.0)
                 add("1 throughput c32 >= best peer", None, f"{ratio:.2f}x published (no peers)")
+            base = t["mockcamb_best_rps"]["mockcamb serve (default)"]
+            top = max(t["peer_best_rps"].values(), default=0.0)
             for label, rps in t["mockcamb_best_rps"].items():
-                if "redis" in label:
-                    base = t["mockcamb_best_rps"]["mockcamb serve (default)"]
+                if label != "mockcamb serve (default)":
+                    vs_peer = f", {rps / top:.2f}x best peer" if top else ""
                     add(
                         f"1 c32 {label.removeprefix('mockcamb serve ')}",
                         None,
-                        f"{rps:.0f} req/s ({rps / base:.2f}x in-memory single process)",
+                        f"{rps:.0f} req/s ({rps / base:.2f}x default{vs_peer})",
                     )
         if "latency" in r:
-            for label, _, _ in LATENCY_VARIANTS:
+            for label, extra, _, probe in LATENCY_VARIANTS:
                 d = r["latency"][label]
                 s = d["slow"]
-                add(
-                    f"2 200 ms at c256, {label}",
-                    d["ok"],
+                text = (
                     f"p50 {fmt_ms(s['p50_ms'])} p99 {fmt_ms(s['p99_ms'])} "
-                    f"{s['rps']:.0f} req/s ({d['rps_vs_ideal']:.0%} of ideal)",
+                    f"{s['rps']:.0f} req/s ({d['rps_vs_ideal']:.0%} of ideal)"
                 )
+                if extra is None:  # the floor is not mockcamb: no verdict, only the figure
+                    add(f"2 {label}", None, text + (" (meets)" if d["ok"] else " (misses)"))
+                    continue
+                add(f"2 200 ms at c256, {label}", d["ok"], text)
+                if not probe:
+                    continue
                 pr = d["probe"]
                 add(
                     f"2 probe p50 <= {PROBE_P50_MS:g}, p99 <= {PROBE_P99_MS:g} ms, {label}",
@@ -576,21 +598,6 @@ class Bench:
                 p.get("ok"),
                 f"{p['setup_s']:.3f} s" if "setup_s" in p else "not measured",
             )
-        if "proposal" in r:
-            pr = r["proposal"]
-            lat = pr["latency"]["slow"]
-            ratio = pr.get("ratio_vs_best_peer")
-            add(
-                "P prototype c32 (not mockcamb)",
-                None,
-                f"{pr['c32']['rps']:.0f} req/s" + (f", {ratio:.2f}x best peer" if ratio else ""),
-            )
-            add("P prototype c1 p50", None, fmt_ms(pr["c1"]["p50_ms"]))
-            add(
-                "P prototype 200 ms at c256",
-                pr["latency"]["ok"],
-                f"p50 {fmt_ms(lat['p50_ms'])} p99 {fmt_ms(lat['p99_ms'])} {lat['rps']:.0f} req/s",
-            )
         for name, verdict, text in rows:
             print(f"  {verdict:<5} {name:<40} {text}")
         self.results["summary"] = [{"target": n, "verdict": v, "figure": t} for n, v, t in rows]
@@ -605,13 +612,23 @@ def _latency_ok(r: WrkResult) -> bool:
     return 200 <= p50 <= 205 and p99 <= 215 and errs == 0
 
 
+def _threads(pid: int) -> int:
+    """Threads of ``pid`` (``/proc/PID/status``), 0 if it is gone."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        text = Path(f"/proc/{pid}/status").read_text()
+        return int(next(x for x in text.splitlines() if x.startswith("Threads:")).split()[1])
+    return 0
+
+
 def _sample_threads(pid: int | None, done: threading.Event, out: list[int]) -> None:
-    """The server's thread count (``/proc/PID/status``) every 0.5 s until ``done``."""
-    path = Path(f"/proc/{pid}/status")
+    """The server's thread count every 0.5 s until ``done``: the process and its direct
+    children (granian's workers are forked children of ``mockcamb serve``)."""
     while pid is not None and not done.wait(0.5):
+        total = _threads(pid)
         with contextlib.suppress(OSError, ValueError):
-            line = next(x for x in path.read_text().splitlines() if x.startswith("Threads:"))
-            out.append(int(line.split()[1]))
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            total += sum(_threads(int(c)) for c in children)
+        out.append(total)
 
 
 def _probe(url: str, seconds: float, out: list[WrkResult]) -> None:
@@ -905,7 +922,6 @@ def main(argv: list[str] | None = None) -> int:
         "virtual-time": bench.virtual_time,
         "memory": bench.memory,
         "startup": bench.startup,
-        "proposal": bench.proposal,
     }
     for name in SECTIONS:
         if name in chosen:

@@ -37,8 +37,8 @@ from common import (
     http_json,
     machine_info,
     print_machine,
-    rss_kb,
     start_process,
+    tree_rss_kb,
     wait_until_answers,
 )
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_answers(port, "/__admin/health", timeout=30)
         code, _ = http_json(port, "PUT", "/__admin/settings", {"history_limit": HISTORY_LIMIT})
         assert code == 200, code
-        rss_start = rss_kb(proc.pid) / 1024
+        rss_start = tree_rss_kb(proc.pid) / 1024
 
         tasks: list[Task] = []
         t0 = time.perf_counter()
@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             tasks.append(Task(kind, task_id, doc))
         created_s = time.perf_counter() - t0
-        rss_created = rss_kb(proc.pid) / 1024
+        rss_created = tree_rss_kb(proc.pid) / 1024
         kinds = Counter(
             "time"
             if all("polls" not in s for s in t.scenario["steps"][:-1])
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         churn.start()
         while any(p.is_alive() for p in pollers):
             time.sleep(0.5)
-            rss_peak = max(rss_peak, rss_kb(proc.pid) / 1024)
+            rss_peak = max(rss_peak, tree_rss_kb(proc.pid) / 1024)
         churn.join()
         elapsed = time.perf_counter() - t0
         total = sum(p.requests for p in pollers)
@@ -453,10 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         _, health = http_json(port, "GET", "/__admin/health")
         left = health["tasks"] if isinstance(health, dict) else -1
         unfinished = sum(1 for t in tasks if t.final_at is None)
-        rss_end = rss_kb(proc.pid) / 1024
+        rss_end = tree_rss_kb(proc.pid) / 1024
         print(
-            f"memory      server RSS {rss_start:.1f} MiB at start, {rss_created:.1f} after "
-            f"creating, peak {rss_peak:.1f}, {rss_end:.1f} after expiry "
+            f"memory      server RSS (process + workers) {rss_start:.1f} MiB at start, "
+            f"{rss_created:.1f} after creating, peak {rss_peak:.1f}, {rss_end:.1f} after expiry "
             f"(bound {args.max_rss_mib:g} MiB)"
         )
         print(f"expiry      {left:,} tasks left after finished_ttl=0 ({unfinished:,} unfinished)")
