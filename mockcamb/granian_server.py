@@ -34,6 +34,9 @@ from .app import WSGIApp
 #: request sleeping out an injected latency holds one, so this bounds the delayed requests
 #: answered at once (the rest wait in granian's queue, not on a thread).
 DEFAULT_THREADS = 512
+#: granian's read buffer: request line and headers up to this always fit (as on waitress);
+#: beyond it (somewhere up to twice as much, as reads fall) the answer is 431.
+MAX_HEADER_BYTES = 64 * 1024
 #: How long a stopping worker waits for requests in flight before it is killed.
 STOP_TIMEOUT = 10
 
@@ -132,6 +135,7 @@ def serve(
     instead of forked (macOS, Python 3.14). ``on_ready`` runs once the port accepts
     connections. The caller checks that the port is free first."""
     from granian.constants import HTTPModes, Interfaces, RuntimeModes
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server as Granian
 
@@ -156,6 +160,8 @@ def serve(
         port=port,
         interface=Interfaces.WSGI,
         http=HTTPModes.http1,
+        # the request line and headers must fit (as waitress's 64 KiB); bodies stream past it
+        http1_settings=HTTP1Settings(max_buffer_size=MAX_HEADER_BYTES),
         websockets=False,
         runtime_mode=RuntimeModes.st,
         workers=workers,

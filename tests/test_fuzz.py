@@ -15,11 +15,12 @@ import string
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import pytest
 import requests
+from _serve import serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -410,7 +411,14 @@ def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
     return FuzzRequest(method, path, params, headers, body, files, form)
 
 
-def send(env: Env, req: FuzzRequest) -> requests.Response:
+class Target(Protocol):
+    """Where fuzzed requests go: the root URL and a session."""
+
+    url: str
+    session: requests.Session
+
+
+def send(env: Target, req: FuzzRequest) -> requests.Response:
     url = env.url + req.path
     kwargs: dict[str, Any] = {
         "params": req.params,
@@ -666,3 +674,86 @@ def test_server_still_answers_after_the_fuzzing(env: Env) -> None:
         for _ in range(2)
     ]
     assert answers == ["PENDING", "SUCCESS"]
+
+
+# --- the same fuzzing against `mockcamb serve` on granian --------------------------------
+# The app is the one fuzzed above; these check what the server adds: HTTP parsing, limits,
+# and that every request still gets a deliberate answer or a clean close, in time.
+
+
+@dataclass
+class Served:
+    url: str
+    session: requests.Session
+    port: int
+
+
+@pytest.fixture(scope="module")
+def granian() -> Iterator[Served]:
+    with serve("--clock", "manual", "--api-key", API_KEY) as (_, url), requests.Session() as s:
+        for sentinel in SENTINELS:
+            doc = {
+                "kind": sentinel.kind,
+                "task_id": sentinel.task_id,
+                "scenario": sentinel.scenario,
+            }
+            assert s.post(url + "/__admin/tasks", json=doc, timeout=TIMEOUT).status_code == 201
+        yield Served(url, s, int(url.rsplit(":", 1)[1]))
+
+
+@fuzz_settings()
+@given(req=fuzz_requests())
+def test_granian_gives_every_request_a_deliberate_answer(granian: Served, req: FuzzRequest) -> None:
+    check_deliberate(send(granian, req), req.method)
+
+
+# Without the first (blank lines only: HTTP lets a server wait for the request after them)
+# and the last (a body still to come): the rest are complete, however malformed.
+COMPLETE_RAW_REQUESTS = RAW_REQUESTS[1:-1]
+
+
+@pytest.mark.parametrize("raw", COMPLETE_RAW_REQUESTS, ids=range(len(COMPLETE_RAW_REQUESTS)))
+def test_granian_answers_broken_http_in_time(granian: Served, raw: bytes) -> None:
+    """Complete but malformed requests, the connection left open (granian closes at once
+    when the client half-closes, which would hide its answer): an answer or a close, in time."""
+    with socket.create_connection(("127.0.0.1", granian.port), timeout=5) as sock:
+        data = b""
+        try:
+            sock.sendall(raw)
+            data = sock.recv(65536)
+        except TimeoutError:
+            pytest.fail(f"hung: no answer or close within 5 s for {raw[:80]!r}")
+        except OSError:  # reset by the server: a close
+            pass
+    if data:
+        code = int(data.split(b"\r\n", 1)[0].split()[1])
+        assert code < 500, data[:300]
+
+
+def test_granian_refuses_oversized_bodies_and_headers(granian: Served) -> None:
+    too_big = granian.session.post(
+        granian.url + "/__admin/tasks",
+        data=b" " * (16 * 1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+        timeout=(3, 30),
+    )
+    assert too_big.status_code == 413 and too_big.json()["detail"]
+    huge = granian.session.get(
+        granian.url + "/__admin/health", headers={"X-Pad": "b" * 140_000}, timeout=TIMEOUT
+    )
+    assert huge.status_code == 431
+    fits = granian.session.get(
+        granian.url + "/__admin/health", headers={"X-Pad": "b" * 60_000}, timeout=TIMEOUT
+    )
+    assert fits.status_code == 200
+
+
+def test_granian_still_answers_after_the_fuzzing(granian: Served) -> None:
+    """The sentinels were polled only if the fuzzing addressed them: the server is whole."""
+    for sentinel in SENTINELS:
+        r = granian.session.get(
+            f"{granian.url}/apis/{sentinel.kind}/{sentinel.task_id}",
+            headers={"x-api-key": API_KEY},
+            timeout=TIMEOUT,
+        )
+        assert r.status_code == 200 and r.json()["status"], r.text
