@@ -106,7 +106,20 @@ def start_prism(scratch: Path, port: int, logdir: Path) -> Peer:
     return Peer("prism", _version(scratch, "@stoplight/prism-cli"), proc, "/apis/story/bench")
 
 
-def start_mountebank(scratch: Path, port: int, admin_port: int, logdir: Path) -> Peer:
+def start_mountebank(
+    scratch: Path, port: int, admin_port: int, logdir: Path, wait_ms: float | None = None
+) -> Peer:
+    """Mountebank serving the static body; with ``wait_ms``, each answer after that delay
+    (its ``wait`` behaviour), to compare latency fidelity."""
+    response: dict[str, object] = {
+        "is": {
+            "statusCode": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(BODY),
+        }
+    }
+    if wait_ms is not None:
+        response["_behaviors"] = {"wait": wait_ms}
     imposters = {
         "imposters": [
             {
@@ -115,15 +128,7 @@ def start_mountebank(scratch: Path, port: int, admin_port: int, logdir: Path) ->
                 "stubs": [
                     {
                         "predicates": [{"startsWith": {"method": "GET", "path": "/apis/story/"}}],
-                        "responses": [
-                            {
-                                "is": {
-                                    "statusCode": 200,
-                                    "headers": {"Content-Type": "application/json"},
-                                    "body": json.dumps(BODY),
-                                }
-                            }
-                        ],
+                        "responses": [response],
                     }
                 ],
             }

@@ -302,7 +302,33 @@ class Bench:
                 res[label] = self.latency_run(
                     label, proc.port, res["ideal_rps"], warm_up=warm_up, pid=proc.pid, probe=probe
                 )
+        res["peer"] = self.peer_latency(res["ideal_rps"])
         self.results["latency"] = res
+
+    def peer_latency(self, ideal: float) -> Results | None:
+        """The same load on Mountebank with its ``wait`` behaviour (Prism has no delay)."""
+        import peers
+
+        if self.args.no_peers:
+            return None
+        ok, why = peers.install(self.scratch)
+        if not ok:
+            show("mountebank", f"NOT INSTALLED: {why}")
+            return None
+        try:
+            peer = peers.start_mountebank(
+                self.scratch, free_port(), free_port(), self.logdir, wait_ms=FIXED_MS
+            )
+        except (OSError, TimeoutError) as exc:
+            show("mountebank", f"DID NOT START: {exc}")
+            return None
+        label = f"Mountebank {peer.version}, wait {FIXED_MS:g} ms"
+        try:
+            out = self.latency_run(label, peer.proc.port, ideal, probe=False)
+        finally:
+            peer.proc.stop()
+        out["label"] = label
+        return out
 
     def floor_argv(self, port: int) -> list[str]:
         return [
@@ -557,6 +583,15 @@ class Bench:
                     f"2 probe p50 <= {PROBE_P50_MS:g}, p99 <= {PROBE_P99_MS:g} ms, {label}",
                     d["probe_ok"],
                     f"p50 {fmt_ms(pr['p50_ms'])} p99 {fmt_ms(pr['p99_ms'])}" if pr else "no result",
+                )
+            peer = r["latency"].get("peer")
+            if peer:  # a peer, not mockcamb: the figure only
+                s = peer["slow"]
+                add(
+                    f"2 {peer['label']}",
+                    None,
+                    f"p50 {fmt_ms(s['p50_ms'])} p99 {fmt_ms(s['p99_ms'])} {s['rps']:.0f} req/s"
+                    + (" (meets)" if peer["ok"] else " (misses)"),
                 )
         if "one_connection" in r:
             w = r["one_connection"]["wrk"]
