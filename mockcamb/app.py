@@ -37,8 +37,8 @@ def emulator() -> Emulator:
 class CutShort:
     """An empty response body sent under a ``Content-Length`` that promises a megabyte: the
     server must close the connection without finishing the answer (granian closes it before
-    the client reads a status line; requests raises ConnectionError). The ``drop_connection``
-    fault where the socket is out of reach."""
+    the status line or right after the headers). The ``drop_connection`` fault where the
+    socket is out of reach."""
 
     def __iter__(self) -> CutShort:
         return self

@@ -4,7 +4,7 @@ granian is a production HTTP server written in Rust (hyper and tokio) that runs 
 the sockets, HTTP parsing and keep-alive live outside the GIL, and Python only runs the app,
 on an elastic pool of blocking threads. Measured against waitress with the same app on this
 project's 2-core benchmark box (BENCHMARKS.md): about 3x the status GETs per second, and a
-200 ms latency at 256 connections held within a few milliseconds.
+200 ms latency at 256 connections answered after 200.7-202.5 ms at the median.
 
 What differs from the waitress server (:mod:`mockcamb.server`, still used by the pytest
 fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
@@ -12,8 +12,8 @@ fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
 - granian cannot run in a thread: it forks worker processes and owns the signals.
 - WSGI gives no handle on the connection, so the ``drop_connection`` fault answers with an
   empty body under a ``Content-Length`` that promises more: granian then closes the
-  connection, and clients see it broken without an answer (``requests`` raises
-  ConnectionError), as with waitress, which shuts the socket itself.
+  connection before the status line or right after the headers (``requests`` raises
+  ConnectionError or ChunkedEncodingError). waitress shuts the socket before any byte.
 """
 
 from __future__ import annotations
