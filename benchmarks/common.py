@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -138,15 +138,25 @@ def start_process(
     return Proc(name, popen, port, log)
 
 
-@contextlib.contextmanager
-def running_process(
-    name: str, argv: Sequence[str], port: int, logdir: Path, cwd: Path | None = None
-) -> Iterator[Proc]:
+def start_answering(
+    name: str,
+    argv: Sequence[str],
+    port: int,
+    logdir: Path,
+    path: str,
+    *,
+    cwd: Path | None = None,
+    timeout: float = 30.0,
+) -> Proc:
+    """:func:`start_process`, then wait until ``path`` answers; the process is stopped if it
+    never does (or the wait is interrupted)."""
     proc = start_process(name, argv, port, logdir, cwd)
     try:
-        yield proc
-    finally:
+        wait_until_answers(port, path, timeout=timeout)
+    except BaseException:
         proc.stop()
+        raise
+    return proc
 
 
 def rss_kb(pid: int) -> int:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import HOST, Proc, start_process, wait_until_answers
+from common import HOST, Proc, start_answering
 
 NPM_PACKAGES = ("@stoplight/prism-cli", "mountebank")
 BODY = {"status": "SUCCESS", "run_id": 123}
@@ -97,12 +97,7 @@ def start_prism(scratch: Path, port: int, logdir: Path) -> Peer:
         "-v",
         "silent",
     ]
-    proc = start_process("prism", argv, port, logdir, cwd=scratch)
-    try:
-        wait_until_answers(port, "/apis/story/warm", timeout=60)
-    except TimeoutError:
-        proc.stop()
-        raise
+    proc = start_answering("prism", argv, port, logdir, "/apis/story/warm", cwd=scratch, timeout=60)
     return Peer("prism", _version(scratch, "@stoplight/prism-cli"), proc, "/apis/story/bench")
 
 
@@ -151,10 +146,7 @@ def start_mountebank(
         "--pidfile",
         str(scratch / "mb.pid"),
     ]
-    proc = start_process("mountebank", argv, port, logdir, cwd=scratch)
-    try:
-        wait_until_answers(port, "/apis/story/warm", timeout=60)
-    except TimeoutError:
-        proc.stop()
-        raise
+    proc = start_answering(
+        "mountebank", argv, port, logdir, "/apis/story/warm", cwd=scratch, timeout=60
+    )
     return Peer("mountebank", _version(scratch, "mountebank"), proc, "/apis/story/bench")

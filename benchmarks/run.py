@@ -48,6 +48,7 @@ from common import (
     print_machine,
     run_wrk,
     self_rss_kb,
+    start_answering,
     start_process,
     tree_rss_kb,
     wait_until_answers,
@@ -160,9 +161,10 @@ class Bench:
     def served(
         self, name: str, argv: list[str], port: int, cwd: Path | None = None
     ) -> Iterator[Proc]:
-        proc = start_process(name, argv, port, self.logdir, cwd=cwd or self.logdir)
+        proc = start_answering(
+            name, argv, port, self.logdir, "/__admin/health", cwd=cwd or self.logdir
+        )
         try:
-            wait_until_answers(port, "/__admin/health", timeout=30)
             yield proc
         finally:
             proc.stop()
