@@ -379,29 +379,27 @@ class StatusFastPath:
         reply = self.emu.status(
             kind, path[len(prefix) :], environ.get("HTTP_X_API_KEY"), path=path, headers=headers
         )
-        if reply.drop:
-            if reply.delay > 0:
-                wait_out(self.app.config, reply.delay, environ[START_KEY])
-            dropper = self.app.config.get("MOCKCAMB_DROP_CONNECTION")
-            if dropper is not None and dropper(environ):
-                start_response("500 Internal Server Error", [("Content-Length", "0")])
-                return [b""]
-            start_response(
-                "200 OK", [("Content-Type", "application/json"), ("Content-Length", "1048576")]
-            )
-            return CutShort()
+        dropper = self.app.config.get("MOCKCAMB_DROP_CONNECTION") if reply.drop else None
         # Everything is ready before the wait, so that little is left to do once it ends.
-        payload = reply.payload()
-        status = _status_line(reply.status_code)
-        out = (
-            _JSON_HEADERS
-            if reply.content_type == "application/json"
-            else [("Content-Type", reply.content_type)]
-        ) + [("Content-Length", str(len(payload))), *reply.headers.items()]
+        body: Iterable[bytes]
+        if reply.drop:  # cut short where the server cannot shut the socket (see CutShort)
+            status, body = "200 OK", CutShort()
+            out = [("Content-Type", "application/json"), ("Content-Length", "1048576")]
+        else:
+            payload = reply.payload()
+            status, body = _status_line(reply.status_code), [payload]
+            out = (
+                _JSON_HEADERS
+                if reply.content_type == "application/json"
+                else [("Content-Type", reply.content_type)]
+            ) + [("Content-Length", str(len(payload))), *reply.headers.items()]
         if reply.delay > 0:
             wait_out(self.app.config, reply.delay, environ[START_KEY])
+        if dropper is not None and dropper(environ):  # the socket is shut: no answer at all
+            start_response("500 Internal Server Error", [("Content-Length", "0")])
+            return [b""]
         start_response(status, out)
-        return [payload]
+        return body
 
 
 _HEADER_NAMES: dict[str, str] = {}

@@ -333,17 +333,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 and args.server == "waitress" and not hasattr(os, "fork"):
         raise MockCambError("--workers: more than one waitress worker needs os.fork")
     app, emu, store_desc = _build_app(args, config)
-    token = args.admin_token or config.get("admin_token")
+    token = app.config["MOCKCAMB_ADMIN_TOKEN"]
     sock = None
     bind_host = host
     try:
         if args.server == "granian":
-            from .granian_server import free_port, numeric_host
+            from .granian_server import numeric_host
 
             check_port_free(host, port)
             bind_host = numeric_host(host)
-            if port == 0:
-                port = free_port(bind_host)
+            if port == 0:  # granian binds by number: take a port that is free now
+                with listen_socket(bind_host, 0) as probe:
+                    port = probe.getsockname()[1]
         else:
             sock = listen_socket(host, port)
             port = sock.getsockname()[1]

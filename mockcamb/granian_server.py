@@ -77,14 +77,6 @@ def numeric_host(host: str) -> str:
     return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
 
 
-def free_port(host: str) -> int:
-    """A port on ``host`` that is free now (for ``--port 0``: granian binds by number)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 def _worker_app(build: Callable[[], WSGIApp]) -> WSGIApp:
     """Runs in each worker before it serves: the app, without ``HTTP_*`` variables in the
     environment (granian copies ``os.environ`` into every WSGI environ, where ``HTTP_PROXY``
