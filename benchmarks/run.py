@@ -722,8 +722,8 @@ def _time_virtual_poll(mode: str, repeat: int) -> Results:
 
 
 def _time_core_poll(repeat: int) -> Results:
-    from mockcamb.clock import ManualClock
-    from mockcamb.emulator import Emulator
+    from mockcamb.core.clock import ManualClock
+    from mockcamb.core.emulator import Emulator
 
     times: list[float] = []
     polls = 0
@@ -803,8 +803,8 @@ def _pytest_fixture_setup(logdir: Path) -> Results:
 
 def child_tasks(n: int, mode: str) -> Results:
     """Bytes per idle task: ``n`` tasks with generated ids, default scenario."""
-    from mockcamb.clock import ManualClock
-    from mockcamb.emulator import Emulator
+    from mockcamb.core.clock import ManualClock
+    from mockcamb.core.emulator import Emulator
 
     emu = Emulator(clock=ManualClock())
     emu.create_task("story")  # warm caches (preset parse, id generator)
@@ -832,8 +832,8 @@ def child_tasks(n: int, mode: str) -> Results:
 
 def child_journal(n: int) -> Results:
     """RSS over ``n`` Emulator.status calls with the journal on (default ring of 10,000)."""
-    from mockcamb.clock import RealClock
-    from mockcamb.emulator import Emulator
+    from mockcamb.core.clock import RealClock
+    from mockcamb.core.emulator import Emulator
 
     emu = Emulator(clock=RealClock())
     ids = [emu.create_task("story", f"t{i}", "never_finishes").task_id for i in range(1000)]
@@ -859,8 +859,8 @@ def child_journal(n: int) -> Results:
 
 
 def child_ttl(n: int) -> Results:
-    from mockcamb.clock import ManualClock
-    from mockcamb.emulator import Emulator
+    from mockcamb.core.clock import ManualClock
+    from mockcamb.core.emulator import Emulator
 
     emu = Emulator(clock=ManualClock())
     emu.configure({"finished_ttl": 60})

@@ -42,8 +42,8 @@ from common import (
     wait_until_answers,
 )
 
-from mockcamb import rand
-from mockcamb.statuses import FINAL_STATUSES
+from mockcamb.core import rand
+from mockcamb.core.statuses import FINAL_STATUSES
 
 GARBAGE_FAULTS = ("non_json", "empty_body", "truncated_json", "malformed_json")
 HISTORY_LIMIT = 400  # per-task history kept by the server; polls per task stay below it

@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 
-from mockcamb.schemas import STATUS_BODY_RULES, status_body_problems, status_body_schema
-from mockcamb.statuses import FINAL_STATUSES, PENDING, SUCCESS
+from mockcamb.core.schemas import STATUS_BODY_RULES, status_body_problems, status_body_schema
+from mockcamb.core.statuses import FINAL_STATUSES, PENDING, SUCCESS
 
 from ._client import Response, TransportError, redact
 

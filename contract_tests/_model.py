@@ -18,8 +18,8 @@ from typing import Any
 
 import jsonschema
 
-from mockcamb.schemas import STATUS_BODY_SCHEMA
-from mockcamb.statuses import SUCCESS
+from mockcamb.core.schemas import STATUS_BODY_SCHEMA
+from mockcamb.core.statuses import SUCCESS
 
 from ._client import Response, TransportError
 

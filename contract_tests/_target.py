@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mockcamb.statuses import DOCUMENTED_STATUSES, KINDS
+from mockcamb.core.statuses import DOCUMENTED_STATUSES, KINDS
 
 from ._checks import Poll
 from ._client import AdminClient, Client, RateLimiter, Secret, TransportError
@@ -238,9 +238,9 @@ def start(options: Options) -> Target:
         client = Client(options.base_url, options.api_key, limiter)
         return Target(options, client, options.base_url, options.api_key, list(options.task_refs))
 
-    from mockcamb.app import create_app
-    from mockcamb.clock import ManualClock
-    from mockcamb.emulator import Emulator
+    from mockcamb.core.clock import ManualClock
+    from mockcamb.core.emulator import Emulator
+    from mockcamb.http.app import create_app
     from mockcamb.server import Server
 
     key = Secret("mc-" + secrets.token_hex(16), track=True)

@@ -171,9 +171,9 @@ class OwnEmulator:
 def own_emulator(camb: Target) -> Iterator[OwnEmulator]:
     """A fresh mockcamb on a free port (emulator-only tests; skipped against named targets)."""
     camb.need_own()
-    from mockcamb.app import create_app
-    from mockcamb.clock import ManualClock
-    from mockcamb.emulator import Emulator
+    from mockcamb.core.clock import ManualClock
+    from mockcamb.core.emulator import Emulator
+    from mockcamb.http.app import create_app
     from mockcamb.server import Server
 
     key = Secret("mc-" + secrets.token_hex(16))

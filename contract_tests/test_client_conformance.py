@@ -20,7 +20,7 @@ from mockcamb.conformance import (
     load_client,
     relax,
 )
-from mockcamb.errors import MockCambError
+from mockcamb.core.errors import MockCambError
 from mockcamb.virtual_time import patched
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mockcamb.scenario import FAULT_TYPES
-from mockcamb.schemas import ERROR_BODY_SCHEMA, STATUS_BODY_SCHEMA
+from mockcamb.core.scenario import FAULT_TYPES
+from mockcamb.core.schemas import ERROR_BODY_SCHEMA, STATUS_BODY_SCHEMA
 
 from ._checks import ContractViolation
 from ._client import Response, TransportError

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .clock import Clock, ManualClock, RealClock
-from .emulator import Emulator, Reply, TaskState
-from .errors import ConfigError, MockCambError, ScenarioError
-from .scenario import Fault, Latency, Scenario, Step, load_preset, parse_scenario, preset_names
-from .settings import Settings
-from .statuses import (
+from .core.clock import Clock, ManualClock, RealClock
+from .core.emulator import Emulator, Reply, TaskState
+from .core.errors import ConfigError, MockCambError, ScenarioError
+from .core.scenario import Fault, Latency, Scenario, Step, load_preset, parse_scenario, preset_names
+from .core.settings import Settings
+from .core.statuses import (
     DOCUMENTED_STATUSES,
     ERROR,
     FAILED,

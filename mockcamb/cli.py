@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import yaml
 
 from . import __version__
-from .errors import MockCambError
+from .core.errors import MockCambError
 
 EXIT_USAGE = 2
 
@@ -258,8 +258,8 @@ def _is_loopback(host: str) -> bool:
 
 def _make_emulator(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, str]:
     """The emulator and a description of its store, from ``--store`` and the clock options."""
-    from .clock import make_clock
-    from .emulator import Emulator
+    from .core.clock import make_clock
+    from .core.emulator import Emulator
 
     clock_kind = args.clock or config.get("clock", "real")
     time_scale = args.time_scale or config.get("time_scale", 1.0)
@@ -268,7 +268,7 @@ def _make_emulator(args: argparse.Namespace, config: dict[str, Any]) -> tuple[An
         if args.store_prefix is not None:
             raise MockCambError("--store-prefix: only applies with --store redis://...")
         return Emulator(clock=make_clock(clock_kind, time_scale)), "memory"
-    from .redis_store import RedisStore
+    from .stores.redis.store import RedisStore
 
     store = RedisStore(store_url, prefix=args.store_prefix, clock=clock_kind, time_scale=time_scale)
     return Emulator(store=store), store.describe()
@@ -276,7 +276,7 @@ def _make_emulator(args: argparse.Namespace, config: dict[str, Any]) -> tuple[An
 
 def _config_and_store(args: argparse.Namespace) -> dict[str, Any]:
     """The --config file's contents; its store settings fill in what the options left out."""
-    from .config import load_config
+    from .core.config import load_config
 
     config = load_config(args.config) if args.config else {}
     if args.store is None:
@@ -288,8 +288,8 @@ def _config_and_store(args: argparse.Namespace) -> dict[str, Any]:
 
 def _build_app(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, Any, str]:
     """The Flask app, its emulator and a description of the store, from the serve options."""
-    from .app import create_app
-    from .config import preload
+    from .core.config import preload
+    from .http.app import create_app
 
     emu, store_desc = _make_emulator(args, config)
     preload(emu, config, where=args.config or "config")
@@ -492,7 +492,7 @@ def _serve_workers(
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .scenario import load_scenario_file
+    from .core.scenario import load_scenario_file
 
     bad = 0
     for path in args.files:
@@ -507,7 +507,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from .scenario import load_preset, preset_names
+    from .core.scenario import load_preset, preset_names
 
     if args.name:
         print(yaml.safe_dump(load_preset(args.name).to_dict(), sort_keys=False), end="")

@@ -38,12 +38,12 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from .app import create_app
-from .clock import ManualClock
-from .emulator import Emulator
-from .errors import ConfigError
+from .core.clock import ManualClock
+from .core.emulator import Emulator
+from .core.errors import ConfigError
+from .core.statuses import FAILURE_STATUSES, KINDS, PENDING, SUCCESS
+from .http.app import create_app
 from .server import Server
-from .statuses import FAILURE_STATUSES, KINDS, PENDING, SUCCESS
 from .virtual_time import VirtualTime, patched
 
 __all__ = [

@@ -22,8 +22,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from .app import API_PREFIX, MAX_BODY, json_body
-from .emulator import Emulator, Reply, error_reply
+from .core.emulator import Emulator, Reply, error_reply
+from .http.app import API_PREFIX, MAX_BODY, json_body
 from .testing import CAMB_BASE_URL, DEFAULT_API_KEY, MockCamb, build_emulator
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from urllib.parse import quote, unquote
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from .scenario import FAULT_TYPES
-from .statuses import (
+from .core.scenario import FAULT_TYPES
+from .core.statuses import (
     DOCUMENTED_STATUSES,
     EXCEPTION_REASONS,
     FAILURE_STATUSES,

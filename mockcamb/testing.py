@@ -1,6 +1,6 @@
 """Test helpers: the controller the pytest fixtures hand out, and :func:`serve_in_thread`.
 
-One :class:`MockCamb` drives one :class:`~mockcamb.emulator.Emulator` directly (no admin HTTP
+One :class:`MockCamb` drives one :class:`~mockcamb.core.emulator.Emulator` directly (no admin HTTP
 round trips): create tasks, move the clock, read the journal, change settings. The HTTP
 fixture, the in-process ``responses`` fixture and :func:`serve_in_thread` all hand out this
 same class; only :attr:`MockCamb.base_url` differs.
@@ -12,10 +12,10 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .clock import Clock, make_clock
-from .emulator import Emulator
-from .errors import ConfigError
-from .settings import Settings
+from .core.clock import Clock, make_clock
+from .core.emulator import Emulator
+from .core.errors import ConfigError
+from .core.settings import Settings
 
 if TYPE_CHECKING:
     from .server import Server
@@ -185,7 +185,7 @@ def serve_in_thread(
     at the server (a free port unless ``port`` is given). ``clock`` is ``"manual"`` (time
     moves only through ``mock.advance``), ``"real"`` (with ``time_scale``) or a clock object.
     """
-    from .app import create_app
+    from .http.app import create_app
     from .server import Server
 
     emu = build_emulator(settings, clock, time_scale)

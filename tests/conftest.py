@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mockcamb.app import create_app
-from mockcamb.clock import ManualClock
-from mockcamb.emulator import Emulator
+from mockcamb.core.clock import ManualClock
+from mockcamb.core.emulator import Emulator
+from mockcamb.http.app import create_app
 from mockcamb.server import Server
 from mockcamb.strategies import load_profiles
 

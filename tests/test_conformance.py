@@ -35,8 +35,8 @@ from mockcamb.conformance import (
     property_named,
     relax,
 )
-from mockcamb.errors import ConfigError
-from mockcamb.scenario import parse_scenario
+from mockcamb.core.errors import ConfigError
+from mockcamb.core.scenario import parse_scenario
 from mockcamb.virtual_time import patched
 
 REAL_PERF = time.perf_counter

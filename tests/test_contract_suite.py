@@ -17,9 +17,9 @@ import pytest
 from broken_servers import API_KEY, TASK_IDS, VARIANTS, make_app
 from hypothesis import settings
 
-from mockcamb.app import create_app
-from mockcamb.clock import ManualClock
-from mockcamb.emulator import Emulator
+from mockcamb.core.clock import ManualClock
+from mockcamb.core.emulator import Emulator
+from mockcamb.http.app import create_app
 from mockcamb.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]

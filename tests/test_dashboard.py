@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockcamb.dashboard import status_class
+from mockcamb.http.dashboard import status_class
 from mockcamb.testing import MockCamb, serve_in_thread
 
 SECRET_KEY = "sk-live-0123456789abcdef"

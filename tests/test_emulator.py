@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from mockcamb.clock import ManualClock
-from mockcamb.emulator import Emulator, Reply
-from mockcamb.errors import ConfigError, MockCambError
-from mockcamb.settings import Settings
+from mockcamb.core.clock import ManualClock
+from mockcamb.core.emulator import Emulator, Reply
+from mockcamb.core.errors import ConfigError, MockCambError
+from mockcamb.core.settings import Settings
 
 KEY = "k"
 

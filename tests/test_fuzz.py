@@ -24,13 +24,13 @@ from _serve import serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockcamb.app import create_app
-from mockcamb.clock import ManualClock
-from mockcamb.emulator import Emulator
-from mockcamb.scenario import preset_names
+from mockcamb.core.clock import ManualClock
+from mockcamb.core.emulator import Emulator
+from mockcamb.core.scenario import preset_names
+from mockcamb.core.settings import SETTING_FIELDS, Settings
+from mockcamb.core.statuses import FINAL_STATUSES
+from mockcamb.http.app import create_app
 from mockcamb.server import Server
-from mockcamb.settings import SETTING_FIELDS, Settings
-from mockcamb.statuses import FINAL_STATUSES
 from mockcamb.strategies import hostile_task_ids, scenarios
 
 API_KEY = "fuzz-key-0123456789"

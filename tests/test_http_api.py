@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockcamb.emulator import Emulator
+from mockcamb.core.emulator import Emulator
 from mockcamb.server import Server
 
 API_KEY = "test-key-0123456789"  # what the `http` fixture sends
@@ -252,7 +252,7 @@ def test_admin_mistakes_leave_state_alone(server: Server, emu: Emulator) -> None
 
 
 def test_admin_token_protects_admin_but_not_health(emu: Emulator) -> None:
-    from mockcamb.app import create_app
+    from mockcamb.http.app import create_app
 
     with Server(create_app(emu, admin_token="s3cret"), "127.0.0.1", 0) as srv:
         assert requests.get(f"{srv.url}/__admin/tasks").status_code == 401

@@ -6,8 +6,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from mockcamb.clock import ManualClock
-from mockcamb.emulator import Emulator
+from mockcamb.core.clock import ManualClock
+from mockcamb.core.emulator import Emulator
 
 TASKS = 20_000
 HEADERS = [("Host", "127.0.0.1:8080"), ("x-api-key", "k"), ("User-Agent", "test")]

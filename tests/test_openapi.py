@@ -12,9 +12,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mockcamb import schemas
-from mockcamb.app import create_app
-from mockcamb.openapi import openapi_document
+from mockcamb.core import schemas
+from mockcamb.http.app import create_app
+from mockcamb.http.openapi import openapi_document
 from mockcamb.testing import MockCamb
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockcamb.errors import MockCambError
+from mockcamb.core.errors import MockCambError
 from mockcamb.testing import DEFAULT_API_KEY, MockCamb, serve_in_thread
 from mockcamb.virtual_time import VirtualTime
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mockcamb.app import create_app
-from mockcamb.config import preload
-from mockcamb.emulator import Emulator
-from mockcamb.scenario import load_document, parse_scenario
+from mockcamb.core.config import preload
+from mockcamb.core.emulator import Emulator
+from mockcamb.core.scenario import load_document, parse_scenario
+from mockcamb.http.app import create_app
 from mockcamb.server import Server
 
 ROOT = Path(__file__).resolve().parent.parent

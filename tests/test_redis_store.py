@@ -15,10 +15,10 @@ import pytest
 import test_emulator
 from _redis import redis_url
 
-from mockcamb.emulator import Emulator, MemoryStore
-from mockcamb.errors import ConfigError
-from mockcamb.redis_store import RedisStore, parse_store_url
-from mockcamb.settings import Settings
+from mockcamb.core.emulator import Emulator, MemoryStore
+from mockcamb.core.errors import ConfigError
+from mockcamb.core.settings import Settings
+from mockcamb.stores.redis.store import RedisStore, parse_store_url
 
 KEY = "k"
 # Every single-emulator test of the in-memory core, run again on Redis. The reset test
@@ -282,7 +282,7 @@ def test_store_urls() -> None:
 def test_a_second_preload_of_the_same_config_keeps_the_shared_tasks(
     pair: tuple[Emulator, Emulator],
 ) -> None:
-    from mockcamb.config import preload
+    from mockcamb.core.config import preload
 
     first, second = pair
     config = {"tasks": [{"kind": "story", "task_id": "preloaded", "scenario": "happy_path"}]}

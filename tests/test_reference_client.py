@@ -23,7 +23,7 @@ from mockcamb.conformance import (
     judge_success,
     load_client,
 )
-from mockcamb.emulator import Emulator
+from mockcamb.core.emulator import Emulator
 from mockcamb.server import Server
 from mockcamb.virtual_time import VirtualTime, patched, virtual_time
 

@@ -18,7 +18,7 @@ import responses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockcamb.emulator import Emulator
+from mockcamb.core.emulator import Emulator
 from mockcamb.responses_mode import ResponsesAdapter, intercept
 from mockcamb.testing import CAMB_BASE_URL, MockCamb, build_emulator, serve_in_thread
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from mockcamb.errors import ScenarioError
-from mockcamb.scenario import (
+from mockcamb.core.errors import ScenarioError
+from mockcamb.core.scenario import (
     Latency,
     load_preset,
     load_scenario_file,

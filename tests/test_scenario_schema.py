@@ -19,15 +19,15 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockcamb.errors import ScenarioError
-from mockcamb.scenario import (
+from mockcamb.core.errors import ScenarioError
+from mockcamb.core.scenario import (
     FAULT_TYPES,
     MAX_LATENCY_MS,
     MAX_STEP_SECONDS,
     parse_scenario,
     preset_names,
 )
-from mockcamb.statuses import DOCUMENTED_STATUSES, FINAL_STATUSES
+from mockcamb.core.statuses import DOCUMENTED_STATUSES, FINAL_STATUSES
 from mockcamb.strategies import scenarios
 
 SCHEMA: dict[str, Any] = json.loads(

@@ -1,4 +1,4 @@
-"""mockcamb.schemas: the one JSON Schema of the status body, and the worded validator that must
+"""mockcamb.core.schemas: the one JSON Schema of the status body, and the worded validator that must
 agree with it."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockcamb.emulator import Emulator
-from mockcamb.schemas import (
+from mockcamb.core.emulator import Emulator
+from mockcamb.core.schemas import (
     CREATE_TASK_RESPONSE_SCHEMA,
     DOCUMENTED_STATUS_BODY_SCHEMA,
     ERROR_BODY_SCHEMA,
@@ -23,7 +23,7 @@ from mockcamb.schemas import (
     status_body_schema,
     validate_status_body,
 )
-from mockcamb.statuses import DOCUMENTED_STATUSES
+from mockcamb.core.statuses import DOCUMENTED_STATUSES
 from mockcamb.strategies import scenarios
 
 ALL_SCHEMAS = [
@@ -159,7 +159,7 @@ def test_error_bodies_match_their_schemas() -> None:
 
 
 def test_openapi_document_uses_the_same_schema() -> None:
-    openapi = pytest.importorskip("mockcamb.openapi")
+    openapi = pytest.importorskip("mockcamb.http.openapi")
     doc = openapi.openapi_document()
     component = doc["components"]["schemas"]["TaskStatus"]
     core = {k: v for k, v in STATUS_BODY_SCHEMA.items() if k != "$schema"}

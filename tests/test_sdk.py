@@ -10,7 +10,7 @@ import pytest
 from camb.client import CambAI
 from camb.core.api_error import ApiError
 
-from mockcamb.emulator import Emulator
+from mockcamb.core.emulator import Emulator
 from mockcamb.server import Server
 
 

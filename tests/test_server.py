@@ -7,8 +7,8 @@ import time
 
 import requests
 
-from mockcamb.app import create_app
-from mockcamb.emulator import Emulator
+from mockcamb.core.emulator import Emulator
+from mockcamb.http.app import create_app
 from mockcamb.server import POOL_HEADROOM, Server
 
 

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockcamb import strategies as ms
-from mockcamb.scenario import parse_fault, parse_latency, parse_scenario
-from mockcamb.statuses import DOCUMENTED_STATUSES, FINAL_STATUSES, PENDING, is_final
+from mockcamb.core.scenario import parse_fault, parse_latency, parse_scenario
+from mockcamb.core.statuses import DOCUMENTED_STATUSES, FINAL_STATUSES, PENDING, is_final
 
 
 @given(ms.statuses())

@@ -8,7 +8,7 @@ from collections import Counter
 
 import requests
 
-from mockcamb.emulator import Emulator
+from mockcamb.core.emulator import Emulator
 from mockcamb.server import Server
 
 THREADS = 16

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mockcamb.clock import ManualClock
+from mockcamb.core.clock import ManualClock
 from mockcamb.virtual_time import (
     VirtualTime,
     current,

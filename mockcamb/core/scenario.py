@@ -16,7 +16,7 @@ import yaml
 from .errors import ScenarioError
 from .statuses import is_final
 
-PRESET_DIR = Path(__file__).with_name("presets")
+PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_LATENCY_MS = 60_000.0
 MAX_STEPS = 1_000
 MAX_FAULTS = 1_000

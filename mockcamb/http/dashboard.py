@@ -9,9 +9,9 @@ from typing import Any, Final
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from ..core.emulator import REDACTED
+from ..core.statuses import FAILURE_STATUSES, PENDING, SUCCESS
 from .app import ADMIN_PREFIX, _check_admin_token, emulator
-from .emulator import REDACTED
-from .statuses import FAILURE_STATUSES, PENDING, SUCCESS
 
 MAX_TASKS_SHOWN: Final = 200
 MAX_REQUESTS_SHOWN: Final = 100

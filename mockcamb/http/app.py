@@ -13,10 +13,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from .emulator import Emulator, Reply, check_task_id
-from .errors import ConfigError, MockCambError
-from .scenario import load_preset, parse_scenario, preset_names
-from .statuses import KINDS
+from ..core.emulator import Emulator, Reply, check_task_id
+from ..core.errors import ConfigError, MockCambError
+from ..core.scenario import load_preset, parse_scenario, preset_names
+from ..core.statuses import KINDS
 
 API_PREFIX = "/apis"
 ADMIN_PREFIX = "/__admin"

@@ -9,9 +9,9 @@ from typing import Any, Final
 
 from flask import Blueprint, request
 
-from . import __version__
-from .scenario import load_preset, preset_names
-from .schemas import (
+from .. import __version__
+from ..core.scenario import load_preset, preset_names
+from ..core.schemas import (
     CREATE_TASK_RESPONSE_SCHEMA,
     ERROR_BODY_SCHEMA,
     JSON_SCHEMA_DIALECT,

@@ -1,4 +1,4 @@
-"""A :class:`~mockcamb.emulator.Store` on Redis, so that several workers and hosts serve one
+"""A :class:`~mockcamb.core.emulator.Store` on Redis, so that several workers and hosts serve one
 set of tasks: one poll count per task, one clock, one journal, one set of settings.
 
 Every poll is one Lua script, atomic on the server: it counts the request, settles the task
@@ -31,8 +31,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from .clock import _check_advance, wall_time
-from .emulator import (
+from ...core.clock import _check_advance, wall_time
+from ...core.emulator import (
     PickFault,
     Poll,
     SeedKey,
@@ -42,10 +42,10 @@ from .emulator import (
     shorten,
     valid_task_id,
 )
-from .errors import ConfigError
-from .scenario import Fault, Scenario, parse_scenario
-from .settings import Settings, update_settings
-from .statuses import SUCCESS, is_final
+from ...core.errors import ConfigError
+from ...core.scenario import Fault, Scenario, parse_scenario
+from ...core.settings import Settings, update_settings
+from ...core.statuses import SUCCESS, is_final
 
 if TYPE_CHECKING:  # pragma: no cover
     import redis

@@ -410,7 +410,7 @@ class Emulator:
     """The whole emulated service: thread-safe, bounded in memory, driven by ``clock``.
 
     State lives in ``store``: a :class:`MemoryStore` by default, or a shared one such as
-    :class:`mockcamb.redis_store.RedisStore` so that several workers serve one set of tasks.
+    :class:`mockcamb.stores.redis.store.RedisStore` so that several workers serve one set of tasks.
     """
 
     def __init__(

@@ -1,0 +1,1 @@
+"""The domain: statuses, scenarios, the clock, settings and the emulator; no transport."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: the Flask app, the status fast path, the dashboard and the OpenAPI document."""

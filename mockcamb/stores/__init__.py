@@ -1,0 +1,1 @@
+"""Where task state lives: in memory, or shared in Redis."""

@@ -1,0 +1,1 @@
+"""The Redis store: several workers serve one set of tasks."""
