@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from mockcamb.core.statuses import KINDS
+from mockcamb.core.routes import KINDS
 
 API_KEY_HEADER = "x-api-key"
 USER_AGENT = "mockcamb-contract-suite/0.1"

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from mockcamb.core.statuses import DOCUMENTED_STATUSES, KINDS
+from mockcamb.core.routes import KINDS
+from mockcamb.core.statuses import DOCUMENTED_STATUSES
 
 from ._checks import Poll
 from ._client import AdminClient, Client, RateLimiter, Secret, TransportError

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockcamb.core.statuses import KINDS
+from mockcamb.core.routes import KINDS
 from mockcamb.strategies import api_keys
 
 from ._checks import check_error_answer, describe, violations

@@ -18,7 +18,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from mockcamb.core.statuses import KINDS
+from mockcamb.core.routes import KINDS
 from mockcamb.strategies import scenarios
 
 from ._checks import ContractViolation, check_lifecycle, describe, violations

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from hypothesis import example, given
 
-from mockcamb.core.statuses import KINDS
+from mockcamb.core.routes import KINDS
 from mockcamb.strategies import hostile_task_ids
 
 from ._checks import ContractViolation, check_error_answer, violations

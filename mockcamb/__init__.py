@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .core.clock import Clock, ManualClock, RealClock
-from .core.emulator import Emulator, Reply, TaskState
+from .core.emulator import Emulator, TaskState
 from .core.errors import ConfigError, MockCambError, ScenarioError
+from .core.replies import Reply
 from .core.scenario import Fault, Latency, Scenario, Step, load_preset, parse_scenario, preset_names
 from .core.settings import Settings
 from .core.statuses import (

@@ -11,13 +11,14 @@ HTTP errors (401, 403, 404, 422, ...), treats statuses it does not know as still
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import requests
+
+from .core.text import retry_after_seconds
 
 __all__ = [
     "FINAL_STATUSES",
@@ -58,22 +59,6 @@ class TransientError(PollError):
 
 class PollTimeout(PollError):
     """The task did not finish before the deadline."""
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def poll(
@@ -126,7 +111,7 @@ def poll(
                             return body
                 elif resp.status_code in _TRANSIENT_CODES:
                     problem = f"HTTP {resp.status_code}"
-                    wait = _retry_after(resp.headers.get("Retry-After"))
+                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
                 else:
                     raise PermanentError(resp.status_code, resp.text)
             if problem:

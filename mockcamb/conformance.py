@@ -41,7 +41,8 @@ from hypothesis.errors import Flaky
 from .core.clock import ManualClock
 from .core.emulator import Emulator
 from .core.errors import ConfigError
-from .core.statuses import FAILURE_STATUSES, KINDS, PENDING, SUCCESS
+from .core.routes import KINDS
+from .core.statuses import FAILURE_STATUSES, PENDING, SUCCESS
 from .http.app import create_app
 from .server import Server
 from .virtual_time import VirtualTime, patched

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .http.app import WSGIApp
+from .http.wsgi import WSGIApp
 
 #: The most Python threads per worker; they start on demand and end after 30 s idle. A
 #: request sleeping out an injected latency holds one, so this bounds the delayed requests

@@ -15,7 +15,7 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
-from .http.app import MAX_BODY
+from .http.wsgi import MAX_BODY
 
 DEFAULT_THREADS = 64
 #: The most threads the pool grows to while injected latencies sleep.

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from mockcamb.core.clock import ManualClock
-from mockcamb.core.emulator import Emulator, Reply
+from mockcamb.core.emulator import Emulator
 from mockcamb.core.errors import ConfigError, MockCambError
+from mockcamb.core.replies import Reply
 from mockcamb.core.settings import Settings
 
 KEY = "k"

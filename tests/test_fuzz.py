@@ -688,16 +688,16 @@ class Served:
     port: int
 
 
+def add_sentinels(url: str, session: requests.Session) -> None:
+    for sentinel in SENTINELS:
+        doc = {"kind": sentinel.kind, "task_id": sentinel.task_id, "scenario": sentinel.scenario}
+        assert session.post(url + "/__admin/tasks", json=doc, timeout=TIMEOUT).status_code == 201
+
+
 @pytest.fixture(scope="module")
 def granian() -> Iterator[Served]:
     with serve("--clock", "manual", "--api-key", API_KEY) as (_, url), requests.Session() as s:
-        for sentinel in SENTINELS:
-            doc = {
-                "kind": sentinel.kind,
-                "task_id": sentinel.task_id,
-                "scenario": sentinel.scenario,
-            }
-            assert s.post(url + "/__admin/tasks", json=doc, timeout=TIMEOUT).status_code == 201
+        add_sentinels(url, s)
         yield Served(url, s, int(url.rsplit(":", 1)[1]))
 
 
@@ -749,7 +749,14 @@ def test_granian_refuses_oversized_bodies_and_headers(granian: Served) -> None:
 
 
 def test_granian_still_answers_after_the_fuzzing(granian: Served) -> None:
-    """The sentinels were polled only if the fuzzing addressed them: the server is whole."""
+    """After the fuzzing (which may have sent a reset or new settings), a reset and fresh
+    sentinels are served as on a new server: the server is whole."""
+    reset = granian.session.post(f"{granian.url}/__admin/reset", timeout=TIMEOUT)
+    assert reset.status_code == 200, reset.text
+    settings = {"api_keys": [API_KEY], "unknown_task": "404", "latency": None, "faults": []}
+    put = granian.session.put(f"{granian.url}/__admin/settings", json=settings, timeout=TIMEOUT)
+    assert put.status_code == 200, put.text
+    add_sentinels(granian.url, granian.session)
     for sentinel in SENTINELS:
         r = granian.session.get(
             f"{granian.url}/apis/{sentinel.kind}/{sentinel.task_id}",

@@ -15,7 +15,7 @@ import pytest
 import requests
 from _serve import serve
 
-from mockcamb.http.app import wait_out
+from mockcamb.http.wsgi import wait_out
 
 KEY = {"x-api-key": "k"}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mockcamb.client import PermanentError, PollTimeout, TransientError, _retry_after, poll
+from mockcamb.client import PermanentError, PollTimeout, TransientError, poll
 from mockcamb.conformance import (
     ConformanceConfig,
     FaultSpec,
@@ -24,6 +24,7 @@ from mockcamb.conformance import (
     load_client,
 )
 from mockcamb.core.emulator import Emulator
+from mockcamb.core.text import retry_after_seconds as _retry_after
 from mockcamb.server import Server
 from mockcamb.virtual_time import VirtualTime, patched, virtual_time
 

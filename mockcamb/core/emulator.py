@@ -7,23 +7,26 @@ their own responses, so both modes answer exactly alike.
 
 from __future__ import annotations
 
-import json
-import math
 import threading
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from http import HTTPStatus
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import rand
+from .bodies import create_problems
 from .clock import Clock, ManualClock, wall_time
 from .errors import ConfigError, MockCambError
+from .faults import fault_reply
+from .replies import Reply, error_reply, validation_reply
+from .results import Run, result_body
+from .routes import family
 from .scenario import Fault, Scenario, Step, resolve_scenario
 from .settings import Settings, update_settings
-from .statuses import KINDS, SUCCESS, is_final
+from .statuses import SUCCESS, is_final
+from .text import shorten
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset(
@@ -32,37 +35,6 @@ SECRET_HEADERS = frozenset(
 MAX_TASK_ID = 200
 MAX_JOURNAL_HEADERS = 32
 MAX_HEADER_VALUE = 256
-
-
-def _json_bytes(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-@dataclass(slots=True)
-class Reply:
-    """What to answer, whatever the transport: a status, a JSON body or exact bytes,
-    extra headers, a real-time delay, or a dropped connection."""
-
-    status_code: int
-    body: Any = None
-    raw: bytes | None = None
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False
-
-    def payload(self) -> bytes:
-        return self.raw if self.raw is not None else _json_bytes(self.body)
-
-
-def error_reply(status_code: int, detail: Any, **headers: str) -> Reply:
-    """A FastAPI-style ``{"detail": ...}`` JSON error."""
-    return Reply(status_code, {"detail": detail}, headers=dict(headers))
-
-
-def validation_reply(errors: list[tuple[list[Any], str, str]]) -> Reply:
-    """422 with FastAPI's ``detail`` list of ``{loc, msg, type}``."""
-    return Reply(422, {"detail": [{"loc": loc, "msg": msg, "type": t} for loc, msg, t in errors]})
 
 
 class TaskState:
@@ -485,8 +457,7 @@ class Emulator:
     ) -> TaskState:
         """Create a task running ``scenario`` (a preset name, a document or ``None`` for the
         default). Raises :class:`MockCambError` for a bad kind, id or scenario."""
-        if kind not in KINDS:
-            raise ConfigError(f"kind: must be 'story' or 'project-setup', got {kind!r}")
+        family(kind)
         if task_id is not None:
             check_task_id(task_id)
         store = self.store
@@ -615,7 +586,7 @@ class Emulator:
                 )
                 if p is None:
                     now = store.now()
-                    reply = error_reply(404, f"No {kind} task with id {_shorten(task_id)!r}")
+                    reply = error_reply(404, f"No {kind} task with id {shorten(task_id)!r}")
                 else:
                     task = p.task
                     now = p.now
@@ -637,7 +608,7 @@ class Emulator:
             body["exception_reason"] = step.exception_reason
         if step.extra:
             body.update(step.extra)
-        reply = Reply(200, body) if p.fault is None else _fault_reply(p.fault, body)
+        reply = Reply(200, body) if p.fault is None else fault_reply(p.fault, body)
         latency = p.task.scenario.latency or settings.latency
         if latency is not None:
             reply.delay = self._delay(latency, p.task.seed_key, p.n)
@@ -663,11 +634,13 @@ class Emulator:
         fields: Mapping[str, Any] | None,
         *,
         has_file: bool = False,
+        files: Iterable[str] = (),
         scenario: str | None = None,
         path: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
-        """Answer ``POST /story`` (multipart ``fields``) or ``POST /project-setup`` (JSON)."""
+        """Answer a family's create ``POST``: ``fields`` is its JSON document or its multipart
+        form, ``files`` the names of the uploaded files (``has_file``: a ``file`` one)."""
         self.store.refresh()
         store = self.store
         with store.lock:
@@ -675,11 +648,8 @@ class Emulator:
             reply = self._auth(api_key)
             task = None
             if reply is None:
-                errors = (
-                    _validate_story(fields, has_file)
-                    if kind == "story"
-                    else _validate_project_setup(fields)
-                )
+                uploaded = frozenset(files) | ({"file"} if has_file else set())
+                errors = create_problems(family(kind), fields, uploaded)
                 if errors:
                     reply = validation_reply(errors)
                 else:
@@ -725,9 +695,11 @@ class Emulator:
                 if task is not None and task.kind != kind:
                     task = None
                 if task is None:
-                    reply = error_reply(404, f"No finished {kind} run with id {_shorten(run_id)!r}")
+                    reply = error_reply(404, f"No finished {kind} run with id {shorten(run_id)!r}")
                 else:
-                    reply = Reply(200, _result_body(task, base_url, now))
+                    assert task.run_id is not None  # only finished runs are found by run id
+                    run = Run(kind, task.run_id, task.task_id, base_url)
+                    reply = Reply(200, result_body(run))
             self._record("GET", path or f"/{kind}-result/{run_id}", kind, task, reply, now, headers)
             return reply
 
@@ -739,7 +711,7 @@ class Emulator:
         store = self.store
         with store.lock:
             now = store.now()
-            reply = self._auth(api_key) or error_reply(404, f"No route {method} {_shorten(path)}")
+            reply = self._auth(api_key) or error_reply(404, f"No route {method} {shorten(path)}")
             self._record(method, path, None, None, reply, now, headers)
             return reply
 
@@ -767,7 +739,7 @@ class Emulator:
             {
                 "seq": 0,
                 "method": method,
-                "path": _shorten(path, 512),
+                "path": shorten(path, 512),
                 "kind": kind,
                 "task_id": task.task_id if task is not None else None,
                 "request": task.requests if task is not None and reply.body is not None else None,
@@ -810,15 +782,6 @@ def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return hdrs
 
 
-def shorten(text: str, n: int = 80) -> str:
-    """``text`` cut to ``n`` characters, marked with '...' when cut."""
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def _shorten(text: str, n: int = 80) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
 def valid_task_id(task_id: str) -> bool:
     """An id a poll may auto-create: 1-200 printable characters, no slash."""
     return 0 < len(task_id) <= MAX_TASK_ID and task_id.isprintable() and "/" not in task_id
@@ -829,122 +792,6 @@ def check_task_id(task_id: Any) -> str:
     if not isinstance(task_id, str) or not valid_task_id(task_id):
         raise ConfigError(
             "task_id: must be a string of 1 to 200 printable characters without '/', "
-            f"got {_shorten(repr(task_id))}"
+            f"got {shorten(repr(task_id))}"
         )
     return task_id
-
-
-def _fault_reply(fault: Fault, body: dict[str, Any]) -> Reply:
-    code = fault.http_status
-    headers: dict[str, str] = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = str(math.ceil(fault.retry_after))
-    if fault.type == "http_error":
-        payload = (
-            fault.body
-            if fault.body is not None
-            else {"detail": f"{_phrase(code)} (injected by mockcamb)"}
-        )
-        return Reply(code, payload, headers=headers)
-    if fault.type == "non_json":
-        html = f"<html><body><h1>{code} {_phrase(code)}</h1></body></html>".encode()
-        return Reply(code, None, raw=html, content_type="text/html; charset=utf-8", headers=headers)
-    if fault.type == "empty_body":
-        return Reply(code, None, raw=b"", headers=headers)
-    if fault.type == "truncated_json":
-        full = _json_bytes(body)
-        return Reply(code, None, raw=full[: max(1, len(full) // 2)], headers=headers)
-    if fault.type == "malformed_json":
-        return Reply(code, None, raw=str(body).encode(), headers=headers)
-    return Reply(code, None, raw=b"", headers=headers, drop=True)
-
-
-def _phrase(code: int) -> str:
-    try:
-        return HTTPStatus(code).phrase
-    except ValueError:
-        return "Error"
-
-
-def _validate_story(
-    fields: Mapping[str, Any] | None, has_file: bool
-) -> list[tuple[list[Any], str, str]]:
-    errors: list[tuple[list[Any], str, str]] = []
-    fields = fields or {}
-    if not has_file:
-        errors.append((["body", "file"], "Field required", "missing"))
-    errors += _int_field(fields, "source_language")
-    return errors
-
-
-def _int_field(fields: Mapping[str, Any], name: str) -> list[tuple[list[Any], str, str]]:
-    if name not in fields or fields[name] is None:
-        return [(["body", name], "Field required", "missing")]
-    value = fields[name]
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
-    ):
-        return [
-            (
-                ["body", name],
-                "Input should be a valid integer, unable to parse string as an integer",
-                "int_parsing",
-            )
-        ]
-    return []
-
-
-def _validate_project_setup(doc: Any) -> list[tuple[list[Any], str, str]]:
-    if not isinstance(doc, Mapping):
-        return [
-            (
-                ["body"],
-                "Input should be a valid dictionary or object to extract fields from",
-                "model_attributes_type",
-            )
-        ]
-    errors: list[tuple[list[Any], str, str]] = []
-    media = doc.get("media_url")
-    if media is None:
-        errors.append((["body", "media_url"], "Field required", "missing"))
-    elif not isinstance(media, str):
-        errors.append((["body", "media_url"], "Input should be a valid string", "string_type"))
-    errors += _int_field(doc, "source_language")
-    targets = doc.get("target_languages")
-    if targets is None:
-        errors.append((["body", "target_languages"], "Field required", "missing"))
-    elif not isinstance(targets, list):
-        errors.append((["body", "target_languages"], "Input should be a valid list", "list_type"))
-    else:
-        for i, t in enumerate(targets):
-            if isinstance(t, bool) or not isinstance(t, (int, str)):
-                errors.append(
-                    (["body", "target_languages", i], "Input should be a valid integer", "int_type")
-                )
-    return errors
-
-
-def _result_body(task: TaskState, base_url: str, now: float) -> dict[str, Any]:
-    run_id = task.run_id
-    if task.kind == "story":
-        return {
-            "audio_url": f"{base_url}/__files/story/{run_id}/audio.wav",
-            "dialogue_url": f"{base_url}/__files/story/{run_id}/dialogue.json",
-            "transcript": [
-                {"start": 0.0, "end": 2.5, "text": "Once upon a time.", "speaker": "Narrator"},
-                {"start": 2.5, "end": 5.0, "text": "The end.", "speaker": "Narrator"},
-            ],
-        }
-    return {
-        "run_id": run_id,
-        "project_details": {
-            "project_name": f"mockcamb project {task.task_id[:40]}",
-            "project_description": "Created by the mockcamb emulator",
-            "created_at": "2026-01-01T00:00:00Z",
-            "source_language": 1,
-            "target_languages": [76],
-            "duration": 5.0,
-            "folder_id": None,
-            "studio_url": f"https://studio.camb.ai/projects/{run_id}",
-        },
-    }

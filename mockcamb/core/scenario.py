@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -25,14 +25,8 @@ MAX_STEP_SECONDS = 10 * 365 * 86_400.0
 FaultType = Literal[
     "http_error", "non_json", "empty_body", "truncated_json", "malformed_json", "drop_connection"
 ]
-FAULT_TYPES: tuple[FaultType, ...] = (
-    "http_error",
-    "non_json",
-    "empty_body",
-    "truncated_json",
-    "malformed_json",
-    "drop_connection",
-)
+#: Every fault type, in the order the documents list them (from :data:`FaultType` alone).
+FAULT_TYPES: tuple[FaultType, ...] = get_args(FaultType)
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 

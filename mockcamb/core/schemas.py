@@ -9,11 +9,13 @@ builds its own schema with :func:`status_body_schema` and an ``allowed`` set, an
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterable
 from typing import Any, Final
 
+from .routes import Family, Field
 from .statuses import DOCUMENTED_STATUSES, EXCEPTION_REASONS, SUCCESS
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -263,15 +265,118 @@ def validate_status_body(
     return [sentence for _, sentence in status_body_problems(body, allowed)]
 
 
+
+
+# --- result and request bodies ---------------------------------------------------------
+
+#: ``GET /story-result/{run_id}`` as the emulator answers it (the shape CAMB documents).
+_STORY_RESULT: Final[dict[str, Any]] = {
+    "title": "StoryResult",
+    "type": "object",
+    "required": ["audio_url", "dialogue_url", "transcript"],
+    "properties": {
+        "audio_url": {"type": "string"},
+        "dialogue_url": {"type": "string"},
+        "transcript": {
+            "type": "array",
+            "items": {
+                "title": "TranscriptLine",
+                "type": "object",
+                "required": ["start", "end", "text", "speaker"],
+                "properties": {
+                    "start": {"type": "number"},
+                    "end": {"type": "number"},
+                    "text": {"type": "string"},
+                    "speaker": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+#: ``GET /project-setup-result/{run_id}``: the run and the SDK's ``ProjectDetails``.
+_PROJECT_SETUP_RESULT: Final[dict[str, Any]] = {
+    "title": "ProjectSetupResult",
+    "type": "object",
+    "required": ["run_id", "project_details"],
+    "properties": {
+        "run_id": {"type": "integer"},
+        "project_details": {
+            "title": "ProjectDetails",
+            "type": "object",
+            "required": [
+                "project_name",
+                "created_at",
+                "source_language",
+                "target_languages",
+                "studio_url",
+            ],
+            "properties": {
+                "project_name": {"type": "string"},
+                "project_description": {"type": ["string", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "source_language": {"type": "integer"},
+                "target_languages": {"type": "array", "items": {"type": "integer"}},
+                "duration": {"type": ["number", "null"]},
+                "folder_id": {"type": ["integer", "null"]},
+                "studio_url": {"type": "string"},
+            },
+        },
+    },
+}
+
+#: The result body of each family, by the name its route-table entry gives
+#: (:attr:`mockcamb.core.routes.Family.result_schema`).
+RESULT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    "StoryResult": _STORY_RESULT,
+    "ProjectSetupResult": _PROJECT_SETUP_RESULT,
+}
+
+_FIELD_TYPES: Final[dict[str, dict[str, Any]]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "integer_list": {"type": "array", "items": {"type": "integer"}},
+    "file": {"type": "string", "format": "binary"},
+}
+
+
+def _field_schema(field: Field) -> dict[str, Any]:
+    schema = copy.deepcopy(_FIELD_TYPES[field.type])
+    if field.nullable:
+        if isinstance(schema.get("type"), str) and "items" not in schema:
+            schema["type"] = [schema["type"], "null"]
+        else:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+    if field.description:
+        schema["description"] = field.description
+    return schema
+
+
+def request_schema(family: Family) -> dict[str, Any]:
+    """The schema of a family's create request (its JSON body or its multipart form),
+    derived from the fields its route-table entry declares."""
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": f"Create{family.title}Request",
+        "type": "object",
+        "required": [f.name for f in family.fields if f.required],
+        "properties": {f.name: _field_schema(f) for f in family.fields},
+    }
+
+
 __all__ = [
     "CREATE_TASK_RESPONSE_SCHEMA",
     "DOCUMENTED_STATUS_BODY_SCHEMA",
     "ERROR_BODY_SCHEMA",
     "JSON_SCHEMA_DIALECT",
+    "RESULT_SCHEMAS",
     "STATUS_BODY_RULES",
     "STATUS_BODY_SCHEMA",
     "VALIDATION_ERROR_SCHEMA",
     "is_json_integer",
+    "request_schema",
     "status_body_problems",
     "status_body_schema",
     "validate_status_body",

@@ -43,10 +43,6 @@ EXCEPTION_REASONS: Final = (
     "NONE",
 )
 
-#: The two task kinds, as they appear in the URL.
-KINDS: Final = ("story", "project-setup")
-
-
 def is_final(status: str) -> bool:
     """True for the documented final statuses; custom strings count as still running."""
     return status in FINAL_STATUSES

@@ -4,14 +4,14 @@ API key is ever shown; the admin token guards it like the rest of ``/__admin``."
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Final
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from ..core.emulator import REDACTED
 from ..core.statuses import FAILURE_STATUSES, PENDING, SUCCESS
-from .app import ADMIN_PREFIX, _check_admin_token, emulator
+from .auth import admin_token, check_admin_token, token_matches
+from .wsgi import ADMIN_PREFIX, emulator
 
 MAX_TASKS_SHOWN: Final = 200
 MAX_REQUESTS_SHOWN: Final = 100
@@ -30,17 +30,12 @@ dashboard = Blueprint("dashboard", __name__, url_prefix=ADMIN_PREFIX, template_f
 def _guard() -> Response | None:
     """The admin token check of ``/__admin``; a browser may also give the token as the
     password of HTTP Basic auth (any user name), since it cannot send custom headers."""
-    token: str | None = current_app.config.get("MOCKCAMB_ADMIN_TOKEN")
-    if not token:
+    if admin_token() is None:
         return None
     auth = request.authorization
-    if (
-        auth is not None
-        and auth.type == "basic"
-        and hmac.compare_digest((auth.password or "").encode(), token.encode())
-    ):
+    if auth is not None and auth.type == "basic" and token_matches(auth.password or ""):
         return None
-    denied = _check_admin_token()
+    denied = check_admin_token()
     if denied is not None:
         denied.headers["WWW-Authenticate"] = 'Basic realm="mockcamb admin"'
     return denied

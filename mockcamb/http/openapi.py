@@ -1,6 +1,7 @@
-"""The OpenAPI 3.1 document of the emulated API, built from the schemas in :mod:`.schemas`
-(the ones the emulator's tests and the contract suite check bodies against), served at
-``GET /openapi.json`` so schemathesis, Prism or a client generator can start from it."""
+"""The OpenAPI 3.1 document of the emulated API, built from the route table
+(:mod:`mockcamb.core.routes`) and the schemas in :mod:`mockcamb.core.schemas` (the ones the
+emulator's tests and the contract suite check bodies against), served at ``GET /openapi.json``
+so schemathesis, Prism or a client generator can start from it."""
 
 from __future__ import annotations
 
@@ -10,109 +11,19 @@ from typing import Any, Final
 from flask import Blueprint, request
 
 from .. import __version__
+from ..core.routes import FAMILIES, ROUTES, Family, Route
 from ..core.scenario import load_preset, preset_names
 from ..core.schemas import (
     CREATE_TASK_RESPONSE_SCHEMA,
     ERROR_BODY_SCHEMA,
     JSON_SCHEMA_DIALECT,
+    RESULT_SCHEMAS,
     STATUS_BODY_SCHEMA,
     VALIDATION_ERROR_SCHEMA,
+    request_schema,
 )
 
 OPENAPI_VERSION: Final = "3.1.0"
-
-#: ``GET /story-result/{run_id}`` as the emulator answers it (the shape CAMB documents).
-STORY_RESULT_SCHEMA: Final[dict[str, Any]] = {
-    "title": "StoryResult",
-    "type": "object",
-    "required": ["audio_url", "dialogue_url", "transcript"],
-    "properties": {
-        "audio_url": {"type": "string"},
-        "dialogue_url": {"type": "string"},
-        "transcript": {
-            "type": "array",
-            "items": {
-                "title": "TranscriptLine",
-                "type": "object",
-                "required": ["start", "end", "text", "speaker"],
-                "properties": {
-                    "start": {"type": "number"},
-                    "end": {"type": "number"},
-                    "text": {"type": "string"},
-                    "speaker": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-
-#: ``GET /project-setup-result/{run_id}``: the run and the SDK's ``ProjectDetails``.
-PROJECT_SETUP_RESULT_SCHEMA: Final[dict[str, Any]] = {
-    "title": "ProjectSetupResult",
-    "type": "object",
-    "required": ["run_id", "project_details"],
-    "properties": {
-        "run_id": {"type": "integer"},
-        "project_details": {
-            "title": "ProjectDetails",
-            "type": "object",
-            "required": [
-                "project_name",
-                "created_at",
-                "source_language",
-                "target_languages",
-                "studio_url",
-            ],
-            "properties": {
-                "project_name": {"type": "string"},
-                "project_description": {"type": ["string", "null"]},
-                "created_at": {"type": "string", "format": "date-time"},
-                "source_language": {"type": "integer"},
-                "target_languages": {"type": "array", "items": {"type": "integer"}},
-                "duration": {"type": ["number", "null"]},
-                "folder_id": {"type": ["integer", "null"]},
-                "studio_url": {"type": "string"},
-            },
-        },
-    },
-}
-
-_INT_LIST: Final[dict[str, Any]] = {"type": "array", "items": {"type": "integer"}}
-
-#: ``POST /story`` form fields (multipart), as the official SDK sends them.
-CREATE_STORY_REQUEST_SCHEMA: Final[dict[str, Any]] = {
-    "title": "CreateStoryRequest",
-    "type": "object",
-    "required": ["file", "source_language"],
-    "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The story document."},
-        "source_language": {"type": "integer", "description": "CAMB language id."},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "narrator_voice_id": {"type": "integer"},
-        "folder_id": {"type": "integer"},
-        "chosen_dictionaries": _INT_LIST,
-    },
-}
-
-#: ``POST /project-setup`` JSON body, as the official SDK sends it.
-CREATE_PROJECT_SETUP_REQUEST_SCHEMA: Final[dict[str, Any]] = {
-    "title": "CreateProjectSetupRequest",
-    "type": "object",
-    "required": ["media_url", "source_language", "target_languages"],
-    "properties": {
-        "media_url": {"type": "string"},
-        "source_language": {"type": "integer", "description": "CAMB language id."},
-        "target_languages": _INT_LIST,
-        "project_name": {"type": ["string", "null"]},
-        "project_description": {"type": ["string", "null"]},
-        "folder_id": {"type": ["integer", "null"]},
-        "selected_audio_tracks": {"anyOf": [_INT_LIST, {"type": "null"}]},
-        "add_output_as_an_audio_track": {"type": ["boolean", "null"]},
-        "chosen_dictionaries": {"anyOf": [_INT_LIST, {"type": "null"}]},
-    },
-}
-
 
 def _component(schema: dict[str, Any]) -> dict[str, Any]:
     """A deep copy without ``$schema`` (the document names the dialect once)."""
@@ -161,43 +72,45 @@ def _link(operation_id: str, parameter: str, field: str) -> dict[str, Any]:
     }
 
 
-def _status_path(kind: str, op_id: str, result_op: str) -> dict[str, Any]:
-    return {
-        "get": {
-            "operationId": op_id,
-            "summary": f"Status of a {kind} task",
-            "tags": [kind],
-            "parameters": [
-                {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {
-                    **_json("TaskStatus", "The task's status; run_id once it succeeded."),
-                    "links": {"result": _link(result_op, "run_id", "run_id")},
-                },
-                "401": _UNAUTHORIZED,
-                "404": _NOT_FOUND_TASK,
-            },
-        }
+def _operation(route: Route) -> dict[str, Any]:
+    """The OpenAPI operation of one route-table entry."""
+    fam = route.family
+    op: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [fam.name],
     }
+    if route.action == "create":
+        media = "application/json" if fam.body == "json" else "multipart/form-data"
+        op["parameters"] = [_scenario_header()]
+        op["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": _ref(f"Create{fam.title}Request")}},
+        }
+        op["responses"] = _create_responses(status_operation(fam))
+    elif route.action == "status":
+        ok: dict[str, Any] = _json("TaskStatus", "The task's status; run_id once it succeeded.")
+        if fam.result is not None:
+            ok["links"] = {"result": _link(f"get{fam.title}Result", "run_id", "run_id")}
+        op["parameters"] = [_path_parameter("task_id", "string")]
+        op["responses"] = {"200": ok, "401": _UNAUTHORIZED, "404": _NOT_FOUND_TASK}
+    else:
+        op["parameters"] = [_path_parameter("run_id", "integer")]
+        op["responses"] = {
+            "200": _json(fam.result_schema or "ErrorBody", "The run's result."),
+            "401": _UNAUTHORIZED,
+            "404": _json("ErrorBody", "No finished run with this id."),
+        }
+    return op
 
 
-def _result_path(kind: str, op_id: str, schema: str) -> dict[str, Any]:
-    return {
-        "get": {
-            "operationId": op_id,
-            "summary": f"Result of a finished {kind} run",
-            "tags": [kind],
-            "parameters": [
-                {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
-            "responses": {
-                "200": _json(schema, "The run's result."),
-                "401": _UNAUTHORIZED,
-                "404": _json("ErrorBody", "No finished run with this id."),
-            },
-        }
-    }
+def _path_parameter(name: str, json_type: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": json_type}}
+
+
+def status_operation(family: Family) -> str:
+    """The operation id of a family's main status route."""
+    return next(r.operation_id for r in ROUTES if r.family is family and r.action == "status")
 
 
 def _create_responses(status_op: str) -> dict[str, Any]:
@@ -212,73 +125,45 @@ def _create_responses(status_op: str) -> dict[str, Any]:
     }
 
 
+def _components() -> dict[str, Any]:
+    schemas: dict[str, Any] = {
+        "TaskStatus": _component(STATUS_BODY_SCHEMA),
+        "CreateTaskResponse": _component(CREATE_TASK_RESPONSE_SCHEMA),
+        "ErrorBody": _component(ERROR_BODY_SCHEMA),
+        "HTTPValidationError": _component(VALIDATION_ERROR_SCHEMA),
+    }
+    for name, schema in RESULT_SCHEMAS.items():
+        schemas[name] = _component(schema)
+    for fam in FAMILIES:
+        schemas[f"Create{fam.title}Request"] = _component(request_schema(fam))
+    return {
+        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        "schemas": schemas,
+    }
+
+
 def openapi_document(server_url: str = "/apis") -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every emulated endpoint, with ``server_url`` as its server
-    (the base URL a client is given, ending in ``/apis``)."""
+    """The OpenAPI 3.1 document of every emulated endpoint (every route of the route table),
+    with ``server_url`` as its server (the base URL a client is given, ending in ``/apis``)."""
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    names = ", ".join(f.name for f in FAMILIES)
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "jsonSchemaDialect": JSON_SCHEMA_DIALECT,
         "info": {
             "title": "CAMB.AI task API (mockcamb emulation)",
             "version": __version__,
-            "description": "The asynchronous story and project-setup endpoints as mockcamb "
+            "description": f"The asynchronous task endpoints ({names}) as mockcamb "
             "emulates them. Scenarios may inject faults (5xx, 429 with Retry-After, non-JSON "
             "or truncated bodies, dropped connections) that deliberately break this contract.",
         },
         "servers": [{"url": server_url}],
         "security": [{"ApiKey": []}],
-        "tags": [{"name": "story"}, {"name": "project-setup"}],
-        "paths": {
-            "/story": {
-                "post": {
-                    "operationId": "createStory",
-                    "summary": "Start a story task",
-                    "tags": ["story"],
-                    "parameters": [_scenario_header()],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"multipart/form-data": {"schema": _ref("CreateStoryRequest")}},
-                    },
-                    "responses": _create_responses("getStoryStatus"),
-                }
-            },
-            "/story/{task_id}": _status_path("story", "getStoryStatus", "getStoryResult"),
-            "/story-result/{run_id}": _result_path("story", "getStoryResult", "StoryResult"),
-            "/project-setup": {
-                "post": {
-                    "operationId": "createProjectSetup",
-                    "summary": "Start a project-setup task",
-                    "tags": ["project-setup"],
-                    "parameters": [_scenario_header()],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": _ref("CreateProjectSetupRequest")}
-                        },
-                    },
-                    "responses": _create_responses("getProjectSetupStatus"),
-                }
-            },
-            "/project-setup/{task_id}": _status_path(
-                "project-setup", "getProjectSetupStatus", "getProjectSetupResult"
-            ),
-            "/project-setup-result/{run_id}": _result_path(
-                "project-setup", "getProjectSetupResult", "ProjectSetupResult"
-            ),
-        },
-        "components": {
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
-            "schemas": {
-                "TaskStatus": _component(STATUS_BODY_SCHEMA),
-                "CreateTaskResponse": _component(CREATE_TASK_RESPONSE_SCHEMA),
-                "ErrorBody": _component(ERROR_BODY_SCHEMA),
-                "HTTPValidationError": _component(VALIDATION_ERROR_SCHEMA),
-                "StoryResult": _component(STORY_RESULT_SCHEMA),
-                "ProjectSetupResult": _component(PROJECT_SETUP_RESULT_SCHEMA),
-                "CreateStoryRequest": _component(CREATE_STORY_REQUEST_SCHEMA),
-                "CreateProjectSetupRequest": _component(CREATE_PROJECT_SETUP_REQUEST_SCHEMA),
-            },
-        },
+        "tags": [{"name": f.name} for f in FAMILIES],
+        "paths": paths,
+        "components": _components(),
     }
     return copy.deepcopy(doc)  # the shared parts above must not alias between documents
 
@@ -293,12 +178,9 @@ def openapi_json() -> dict[str, Any]:
 
 
 __all__ = [
-    "CREATE_PROJECT_SETUP_REQUEST_SCHEMA",
-    "CREATE_STORY_REQUEST_SCHEMA",
     "OPENAPI_VERSION",
-    "PROJECT_SETUP_RESULT_SCHEMA",
-    "STORY_RESULT_SCHEMA",
     "contract_presets",
     "openapi",
     "openapi_document",
+    "status_operation",
 ]

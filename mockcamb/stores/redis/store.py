@@ -39,13 +39,13 @@ from ...core.emulator import (
     StaleSettings,
     TaskState,
     journal_headers,
-    shorten,
     valid_task_id,
 )
 from ...core.errors import ConfigError
 from ...core.scenario import Fault, Scenario, parse_scenario
 from ...core.settings import Settings, update_settings
 from ...core.statuses import SUCCESS, is_final
+from ...core.text import shorten
 
 if TYPE_CHECKING:  # pragma: no cover
     import redis

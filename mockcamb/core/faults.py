@@ -1,0 +1,75 @@
+"""How each injected fault is answered: one renderer per fault type.
+
+To add a fault type: name it in :data:`mockcamb.core.scenario.FAULT_TYPES` (the scenario
+parser and schema take it from there), render it here in :data:`RENDERERS`, and make the
+transports honour anything new it needs from :class:`~.replies.Reply` (``drop`` is the one
+example today).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+from .replies import Reply, json_bytes, phrase
+from .scenario import FAULT_TYPES, Fault
+
+Renderer = Callable[[Fault, dict[str, Any], dict[str, str]], Reply]
+
+
+def _http_error(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    code = fault.http_status
+    payload = (
+        fault.body
+        if fault.body is not None
+        else {"detail": f"{phrase(code)} (injected by mockcamb)"}
+    )
+    return Reply(code, payload, headers=headers)
+
+
+def _non_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    code = fault.http_status
+    html = f"<html><body><h1>{code} {phrase(code)}</h1></body></html>".encode()
+    return Reply(code, None, raw=html, content_type="text/html; charset=utf-8", headers=headers)
+
+
+def _empty_body(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    return Reply(fault.http_status, None, raw=b"", headers=headers)
+
+
+def _truncated_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    full = json_bytes(body)
+    return Reply(fault.http_status, None, raw=full[: max(1, len(full) // 2)], headers=headers)
+
+
+def _malformed_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    return Reply(fault.http_status, None, raw=str(body).encode(), headers=headers)
+
+
+def _drop_connection(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    return Reply(fault.http_status, None, raw=b"", headers=headers, drop=True)
+
+
+#: The renderer of each fault type; every type in ``FAULT_TYPES`` has one.
+RENDERERS: Final[dict[str, Renderer]] = {
+    "http_error": _http_error,
+    "non_json": _non_json,
+    "empty_body": _empty_body,
+    "truncated_json": _truncated_json,
+    "malformed_json": _malformed_json,
+    "drop_connection": _drop_connection,
+}
+assert set(RENDERERS) == set(FAULT_TYPES), "every fault type needs a renderer"
+
+
+def fault_reply(fault: Fault, body: dict[str, Any]) -> Reply:
+    """The answer a poll gets when ``fault`` strikes; ``body`` is the status body the poll
+    would have had (the truncated and malformed faults mangle it)."""
+    headers: dict[str, str] = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(math.ceil(fault.retry_after))
+    return RENDERERS[fault.type](fault, body, headers)
+
+
+__all__ = ["RENDERERS", "fault_reply"]

@@ -1,0 +1,54 @@
+"""What the emulator answers, whatever the transport: :class:`Reply` and its error shapes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+
+def json_bytes(body: Any) -> bytes:
+    """Compact JSON, as the emulator sends every JSON body."""
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass(slots=True)
+class Reply:
+    """What to answer, whatever the transport: a status, a JSON body or exact bytes,
+    extra headers, a real-time delay, or a dropped connection."""
+
+    status_code: int
+    body: Any = None
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+    def payload(self) -> bytes:
+        return self.raw if self.raw is not None else json_bytes(self.body)
+
+
+def error_reply(status_code: int, detail: Any, **headers: str) -> Reply:
+    """A FastAPI-style ``{"detail": ...}`` JSON error."""
+    return Reply(status_code, {"detail": detail}, headers=dict(headers))
+
+
+Problem = tuple[list[Any], str, str]
+
+
+def validation_reply(errors: list[Problem]) -> Reply:
+    """422 with FastAPI's ``detail`` list of ``{loc, msg, type}``."""
+    return Reply(422, {"detail": [{"loc": loc, "msg": msg, "type": t} for loc, msg, t in errors]})
+
+
+def phrase(code: int) -> str:
+    """The reason phrase of an HTTP status code (``Error`` for codes HTTP does not name)."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
+__all__ = ["Problem", "Reply", "error_reply", "json_bytes", "phrase", "validation_reply"]

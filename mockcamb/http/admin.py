@@ -1,0 +1,144 @@
+"""The admin API under ``/__admin``: tasks, the clock, the journal, settings, presets.
+
+Every view is a thin call on :class:`~mockcamb.core.emulator.Emulator`; user errors raise
+:class:`~mockcamb.core.errors.MockCambError`, which the app answers as a JSON 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ..core.bodies import json_body
+from ..core.emulator import check_task_id
+from ..core.errors import ConfigError
+from ..core.routes import family
+from ..core.scenario import load_preset, parse_scenario, preset_names
+from .auth import check_admin_token
+from .wsgi import ADMIN_PREFIX, emulator, json_error
+
+admin = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
+
+
+@admin.before_request
+def _guard() -> Response | None:
+    return check_admin_token()
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_data(cache=True)
+    if not data:
+        return {}
+    doc = json_body(data)
+    if not isinstance(doc, dict):
+        raise ConfigError("body: must be a JSON object")
+    return doc
+
+
+def _int_arg(name: str, default: int | None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
+        raise ConfigError(f"{name}: must be an integer from 1 to 1000000, got {raw!r}")
+    return int(raw)
+
+
+@admin.get("/health")
+def health() -> dict[str, Any]:
+    return {"status": "ok", "tasks": emulator().task_count(), "clock": emulator().clock.kind}
+
+
+@admin.post("/tasks")
+def admin_create_task() -> tuple[dict[str, Any], int]:
+    doc = _body()
+    unknown_fields = set(doc) - {"kind", "task_id", "scenario"}
+    if unknown_fields:
+        raise ConfigError(
+            f"{sorted(unknown_fields)[0]}: unknown field; expected kind, task_id, scenario"
+        )
+    kind = family(doc.get("kind")).name
+    task_id = doc.get("task_id")
+    if task_id is not None:
+        check_task_id(task_id)
+    emu = emulator()
+    task = emu.create_task(kind, task_id, doc.get("scenario"))
+    return emu.snapshot(task), 201
+
+
+@admin.get("/tasks")
+def admin_tasks() -> dict[str, Any]:
+    kind = request.args.get("kind")
+    if kind is not None:
+        family(kind)
+    limit = _int_arg("limit", 1000) or 1000
+    return {"tasks": emulator().tasks(kind, limit)}
+
+
+@admin.get("/tasks/<kind>/<path:task_id>")
+def admin_task(kind: str, task_id: str) -> Response | dict[str, Any]:
+    emu = emulator()
+    task = emu.get_task(family(kind).name, task_id)
+    if task is None:
+        return json_error(404, f"No {kind} task with id {task_id[:80]!r}")
+    return emu.snapshot(task)
+
+
+@admin.get("/clock")
+def admin_clock() -> dict[str, Any]:
+    clock = emulator().clock
+    return {"now": clock.now(), "kind": clock.kind}
+
+
+@admin.post("/clock/advance")
+def admin_advance() -> dict[str, Any]:
+    doc = _body()
+    if "seconds" not in doc:
+        raise ConfigError('seconds: is required, e.g. {"seconds": 30}')
+    emu = emulator()
+    return {"now": emu.advance(doc["seconds"]), "kind": emu.clock.kind}
+
+
+@admin.get("/requests")
+def admin_requests() -> dict[str, Any]:
+    kind = request.args.get("kind")
+    if kind is not None:
+        family(kind)
+    entries = emulator().journal(kind, request.args.get("task_id"), _int_arg("limit", None))
+    return {"requests": entries}
+
+
+@admin.delete("/requests")
+def admin_clear_requests() -> dict[str, Any]:
+    emulator().clear_journal()
+    return {"cleared": True}
+
+
+@admin.get("/settings")
+def admin_get_settings() -> dict[str, Any]:
+    return emulator().settings.to_dict()
+
+
+@admin.put("/settings")
+def admin_put_settings() -> dict[str, Any]:
+    return emulator().configure(_body()).to_dict()
+
+
+@admin.post("/reset")
+def admin_reset() -> dict[str, Any]:
+    emulator().reset()
+    return {"reset": True}
+
+
+@admin.get("/presets")
+def admin_presets() -> dict[str, Any]:
+    return {"presets": {name: load_preset(name).to_dict() for name in preset_names()}}
+
+
+@admin.post("/scenarios/validate")
+def admin_validate() -> dict[str, Any]:
+    return {"valid": True, "scenario": parse_scenario(_body()).to_dict()}
+
+
+__all__ = ["admin"]
