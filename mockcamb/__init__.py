@@ -6,6 +6,7 @@ from .core.clock import Clock, ManualClock, RealClock
 from .core.emulator import Emulator, TaskState
 from .core.errors import ConfigError, MockCambError, ScenarioError
 from .core.replies import Reply
+from .core.routes import FAMILIES, KINDS
 from .core.scenario import Fault, Latency, Scenario, Step, load_preset, parse_scenario, preset_names
 from .core.settings import Settings
 from .core.statuses import (
@@ -19,14 +20,15 @@ from .core.statuses import (
     TIMEOUT,
 )
 from .testing import MockCamb, serve_in_thread
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "DOCUMENTED_STATUSES",
     "ERROR",
     "FAILED",
+    "FAMILIES",
     "FINAL_STATUSES",
+    "KINDS",
     "PAYMENT_REQUIRED",
     "PENDING",
     "SUCCESS",

@@ -17,8 +17,8 @@ from typing import Any, NoReturn
 
 import yaml
 
-from . import __version__
 from .core.errors import MockCambError
+from .version import __version__
 
 EXIT_USAGE = 2
 

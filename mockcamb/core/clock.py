@@ -30,7 +30,7 @@ class Clock(Protocol):
 MAX_CLOCK = 1e12
 
 
-def _check_advance(seconds: float, now: float) -> float:
+def check_advance(seconds: float, now: float) -> float:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         raise ConfigError("seconds: must be a number")
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
@@ -57,7 +57,7 @@ class ManualClock:
 
     def advance(self, seconds: float) -> float:
         with self._lock:
-            self._now += _check_advance(seconds, self._now)
+            self._now += check_advance(seconds, self._now)
             return self._now
 
     def reset(self) -> None:
@@ -89,7 +89,7 @@ class RealClock:
 
     def advance(self, seconds: float) -> float:
         with self._lock:
-            self._offset += _check_advance(seconds, self.now())
+            self._offset += check_advance(seconds, self.now())
         return self.now()
 
     def reset(self) -> None:

@@ -10,7 +10,6 @@ from typing import Any, Final
 
 from flask import Blueprint, request
 
-from .. import __version__
 from ..core.routes import FAMILIES, ROUTES, Family, Route
 from ..core.scenario import load_preset, preset_names
 from ..core.schemas import (
@@ -22,6 +21,7 @@ from ..core.schemas import (
     VALIDATION_ERROR_SCHEMA,
     request_schema,
 )
+from ..version import __version__
 
 OPENAPI_VERSION: Final = "3.1.0"
 

@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ...core.clock import _check_advance, wall_time
+from ...core.clock import check_advance, wall_time
 from ...core.emulator import (
     PickFault,
     Poll,
@@ -496,7 +496,7 @@ class RedisClock:
         return self._store._clock_op("now")
 
     def advance(self, seconds: float) -> float:
-        return self._store._clock_op("advance", repr(_check_advance(seconds, self.now())))
+        return self._store._clock_op("advance", repr(check_advance(seconds, self.now())))
 
     def reset(self) -> None:
         self._store._clock_op("reset")
