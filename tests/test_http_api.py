@@ -277,3 +277,43 @@ def test_oversized_bodies_and_headers_are_refused(server: Server, http: requests
     assert r.status_code == 413
     r = http.get(f"{server.base_url}/story/x", headers={"x-big": "y" * 100_000})
     assert r.status_code == 431 or r.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/apis/story/x", "GET, HEAD, OPTIONS"),
+        ("PUT", "/apis/project-setup/x", "GET, HEAD, OPTIONS"),
+        ("PUT", "/apis/story", "OPTIONS, POST"),
+        ("DELETE", "/apis/story-result/1000", "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_a_route_with_the_wrong_method_is_405_with_allow(
+    server: Server, http: requests.Session, method: str, path: str, allow: str
+) -> None:
+    r = http.request(method, f"{server.url}{path}")
+    assert r.status_code == 405, r.text
+    assert r.headers["Allow"] == allow
+    assert r.json() == {"detail": "Method Not Allowed"}
+
+
+@pytest.mark.parametrize(
+    ("path", "hint"),
+    [
+        ("/apis/stories/x", "did you mean GET /apis/story/{task_id}?"),
+        ("/apis/project_setup/x", "did you mean GET /apis/project-setup/{task_id}?"),
+        ("/apis/story-results/5", "did you mean GET /apis/story-result/{run_id}?"),
+        ("/apis/story/", "no task_id in the path: GET /apis/story/{task_id}"),
+    ],
+)
+def test_a_near_miss_404_names_the_closest_route(
+    server: Server, http: requests.Session, path: str, hint: str
+) -> None:
+    r = http.get(f"{server.url}{path}")
+    assert r.status_code == 404
+    assert r.json()["detail"].endswith(hint), r.json()
+
+
+def test_a_path_nothing_is_close_to_gets_a_plain_404(server: Server, http: requests.Session) -> None:
+    r = http.get(f"{server.url}/apis/quux/zzz")
+    assert r.status_code == 404 and r.json() == {"detail": "No route GET /apis/quux/zzz"}

@@ -100,3 +100,17 @@ def test_sdk_project_setup_status_cannot_parse_the_documented_body(
         client.project_setup.create_project_setup_task_status("p")
     task = emu.get_task("project-setup", "p")
     assert task is not None and task.requests == 1  # the request did reach the emulator
+
+
+def test_an_injected_422_is_the_sdks_own_validation_error(client: CambAI, emu: Emulator) -> None:
+    """The default body of an injected 422 has the real API's FastAPI shape, so the SDK
+    raises its UnprocessableEntityError (not a pydantic error about its own error body)."""
+    from camb.errors.unprocessable_entity_error import UnprocessableEntityError
+
+    fault = {"type": "http_error", "http_status": 422, "poll": 1}
+    emu.create_task("story", "bad", {"steps": [{"status": "SUCCESS"}], "faults": [fault]})
+    with pytest.raises(UnprocessableEntityError) as info:
+        client.story.get_story_status("bad")
+    assert info.value.status_code == 422
+    assert info.value.body.detail[0].msg.endswith("(injected by mockcamb)")
+    assert client.story.get_story_status("bad").status == "SUCCESS"

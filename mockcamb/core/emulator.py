@@ -20,9 +20,10 @@ from .bodies import create_problems
 from .clock import Clock, ManualClock, wall_time
 from .errors import ConfigError, MockCambError
 from .faults import fault_reply
+from .hints import route_hint
 from .replies import Reply, error_reply, validation_reply
 from .results import Run, result_body
-from .routes import family
+from .routes import allowed_methods, family
 from .scenario import Fault, Scenario, Step, resolve_scenario
 from .settings import Settings, update_settings
 from .statuses import SUCCESS, is_final
@@ -704,14 +705,22 @@ class Emulator:
             return reply
 
     def unknown_route(
-        self, method: str, path: str, api_key: str | None, headers: Iterable[tuple[str, str]] = ()
+        self,
+        method: str,
+        path: str,
+        api_key: str | None,
+        headers: Iterable[tuple[str, str]] = (),
+        *,
+        route_path: str | None = None,
     ) -> Reply:
-        """Any other path under the API prefix: 401 without a key, else 404."""
+        """Any other request under the API prefix: 401 without a key; 405 with ``Allow`` for
+        a path some route takes with other methods; else a 404 naming the closest route.
+        ``route_path`` is the path under the app's root (``path`` as journaled, by default)."""
         self.store.refresh()
         store = self.store
         with store.lock:
             now = store.now()
-            reply = self._auth(api_key) or error_reply(404, f"No route {method} {shorten(path)}")
+            reply = self._auth(api_key) or _no_route(method, route_path or path)
             self._record(method, path, None, None, reply, now, headers)
             return reply
 
@@ -795,3 +804,12 @@ def check_task_id(task_id: Any) -> str:
             f"got {shorten(repr(task_id))}"
         )
     return task_id
+
+
+def _no_route(method: str, path: str) -> Reply:
+    allowed = allowed_methods(path)
+    if allowed:
+        return error_reply(405, "Method Not Allowed", Allow=", ".join(allowed))
+    hint = route_hint(method, path)
+    detail = f"No route {method} {shorten(path)}"
+    return error_reply(404, f"{detail}; {hint}" if hint else detail)

@@ -18,13 +18,19 @@ from .scenario import FAULT_TYPES, Fault
 Renderer = Callable[[Fault, dict[str, Any], dict[str, str]], Reply]
 
 
+def default_error_body(code: int) -> dict[str, Any]:
+    """The body the real API gives for an error ``code`` when the scenario sets none: a
+    FastAPI validation list for 422 (the SDK parses it as ``HttpValidationError``), else
+    ``{"detail": "<reason> (injected by mockcamb)"}``."""
+    text = f"{phrase(code)} (injected by mockcamb)"
+    if code == 422:
+        return {"detail": [{"loc": ["body"], "msg": text, "type": "value_error"}]}
+    return {"detail": text}
+
+
 def _http_error(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
     code = fault.http_status
-    payload = (
-        fault.body
-        if fault.body is not None
-        else {"detail": f"{phrase(code)} (injected by mockcamb)"}
-    )
+    payload = fault.body if fault.body is not None else default_error_body(code)
     return Reply(code, payload, headers=headers)
 
 
@@ -72,4 +78,4 @@ def fault_reply(fault: Fault, body: dict[str, Any]) -> Reply:
     return RENDERERS[fault.type](fault, body, headers)
 
 
-__all__ = ["RENDERERS", "fault_reply"]
+__all__ = ["RENDERERS", "default_error_body", "fault_reply"]

@@ -196,6 +196,32 @@ def family(name: object) -> Family:
     return found
 
 
+def _pattern(route: Route) -> re.Pattern[str]:
+    """The path regex werkzeug compiles for the route's rule (last placeholder: any rest)."""
+    parts = re.split(r"\{(\w+)\}", route.path)
+    regex = ""
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            regex += re.escape(part)
+        else:
+            regex += "(.+)" if parts[i] == route.params[-1] else "([^/]+)"
+    return re.compile(API_PREFIX + regex)
+
+
+_PATTERNS: Final = tuple((_pattern(r), r) for r in ROUTES)
+
+
+def allowed_methods(path: str) -> tuple[str, ...]:
+    """The methods the routes of ``path`` (a full path, with the API prefix) take, as an
+    ``Allow`` header lists them (HEAD with GET, OPTIONS always); empty for no route."""
+    methods = {r.method for pattern, r in _PATTERNS if pattern.fullmatch(path)}
+    if not methods:
+        return ()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return tuple(sorted(methods | {"OPTIONS"}))
+
+
 def route(operation_id: str) -> Route:
     """The route with this OpenAPI operation id (``getStoryStatus``)."""
     for r in ROUTES:
@@ -215,6 +241,7 @@ __all__ = [
     "Family",
     "Field",
     "Route",
+    "allowed_methods",
     "family",
     "route",
     "routes_of",

@@ -102,7 +102,10 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 @api.route("/<path:rest>", methods=ALL_METHODS)
 def unknown(rest: str) -> Response:
     """Any other path under the API prefix."""
-    return to_response(emulator().unknown_route(request.method, _path(), _key(), _headers()))
+    reply = emulator().unknown_route(
+        request.method, _path(), _key(), _headers(), route_path=request.path
+    )
+    return to_response(reply)
 
 
 __all__ = ["ALL_METHODS", "api"]
