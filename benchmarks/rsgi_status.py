@@ -22,12 +22,13 @@ import os
 import time
 from typing import Any
 
-from mockcamb.cli import _build_app, _config_and_store, build_parser
+from mockcamb.cli import build_parser
+from mockcamb.serve.command import build, read_config
 
 _ARGS = build_parser(conform_options=False).parse_args(
     ["serve", "--config", os.environ["MOCKCAMB_BENCH_CONFIG"]]
 )
-_EMU = _build_app(_ARGS, _config_and_store(_ARGS))[1]
+_EMU = build(_ARGS, read_config(_ARGS)).emulator
 _PREFIX = "/apis/story/"
 
 

@@ -79,7 +79,7 @@ LATENCY_VARIANTS: tuple[tuple[str, tuple[str, ...] | None, bool, bool], ...] = (
     ("floor: bare WSGI sleep on granian", None, True, False),
 )
 # The floor app on granian: the same options `mockcamb serve` passes to granian
-# (mockcamb/granian_server.py), from the command line.
+# (mockcamb/serve/granian.py), from the command line.
 GRANIAN_FLOOR_ARGS = (
     "--interface",
     "wsgi",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -161,7 +162,7 @@ class Target:
         api_key: Secret | None,
         task_refs: list[tuple[str, str]],
         admin: AdminClient | None = None,
-        server: Any = None,
+        own_server: contextlib.ExitStack | None = None,
         emulator: Any = None,
     ) -> None:
         self.options = options
@@ -170,7 +171,7 @@ class Target:
         self.api_key = api_key
         self.task_refs = task_refs
         self.admin = admin
-        self.server = server
+        self.own_server = own_server  # closing it stops the suite's own mockcamb
         self.emulator = emulator
         self._polls: dict[tuple[str, str], list[Poll]] = {}
 
@@ -221,8 +222,8 @@ class Target:
 
     def close(self) -> None:
         self.client.close()
-        if self.server is not None:
-            self.server.stop()
+        if self.own_server is not None:
+            self.own_server.close()
 
 
 def wire_id(task_id: str) -> str:
@@ -239,21 +240,28 @@ def start(options: Options) -> Target:
         client = Client(options.base_url, options.api_key, limiter)
         return Target(options, client, options.base_url, options.api_key, list(options.task_refs))
 
-    from mockcamb.core.clock import ManualClock
-    from mockcamb.core.emulator import Emulator
-    from mockcamb.http.app import create_app
-    from mockcamb.server import Server
-
     key = Secret("mc-" + secrets.token_hex(16), track=True)
     token = "admin-" + secrets.token_hex(8)
-    emu = Emulator(clock=ManualClock())
-    emu.configure({"api_keys": [key.reveal()]})
-    server = Server(create_app(emu, admin_token=token)).start()
-    admin = AdminClient(server.url, token)
-    for kind, task_id in OWN_TASK_REFS:
-        name = task_id.removeprefix("contract-")
-        admin.ok(
-            "POST", "/tasks", {"kind": kind, "task_id": task_id, "scenario": OWN_SCENARIOS[name]}
-        )
-    client = Client(server.base_url, key, limiter)
-    return Target(options, client, server.base_url, key, list(OWN_TASK_REFS), admin, server, emu)
+    with contextlib.ExitStack() as stack:  # stops the server if the set-up fails
+        own = stack.enter_context(serve_own(key, token))
+        admin = AdminClient(own.url, token)
+        for kind, task_id in OWN_TASK_REFS:
+            name = task_id.removeprefix("contract-")
+            admin.ok(
+                "POST",
+                "/tasks",
+                {"kind": kind, "task_id": task_id, "scenario": OWN_SCENARIOS[name]},
+            )
+        own_server = stack.pop_all()
+    client = Client(own.base_url, key, limiter)
+    refs = list(OWN_TASK_REFS)
+    return Target(options, client, own.base_url, key, refs, admin, own_server, own.emulator)
+
+
+def serve_own(key: Secret, token: str) -> contextlib.AbstractContextManager[Any]:
+    """A fresh mockcamb of the suite's own on a free port, for the ``with`` block: the manual
+    clock, only ``key`` accepted, ``token`` required on the admin API. Enters as a
+    :class:`mockcamb.testing.MockCamb` (``url``, ``base_url``, ``emulator``, ``server``)."""
+    from mockcamb.testing import serve_in_thread
+
+    return serve_in_thread(settings={"api_keys": [key.reveal()]}, admin_token=token)

@@ -16,7 +16,7 @@ import pytest
 from mockcamb.strategies import load_profiles
 
 from ._client import AdminClient, Client, RateLimiter, Secret
-from ._target import IDS_HINT, OWN_TASK_REFS, Options, Target, parse_options, start
+from ._target import IDS_HINT, OWN_TASK_REFS, Options, Target, parse_options, serve_own, start
 
 load_profiles()
 
@@ -171,19 +171,11 @@ class OwnEmulator:
 def own_emulator(camb: Target) -> Iterator[OwnEmulator]:
     """A fresh mockcamb on a free port (emulator-only tests; skipped against named targets)."""
     camb.need_own()
-    from mockcamb.core.clock import ManualClock
-    from mockcamb.core.emulator import Emulator
-    from mockcamb.http.app import create_app
-    from mockcamb.server import Server
-
     key = Secret("mc-" + secrets.token_hex(16))
     token = "admin-" + secrets.token_hex(8)
-    emu = Emulator(clock=ManualClock())
-    emu.configure({"api_keys": [key.reveal()]})
-    server = Server(create_app(emu, admin_token=token)).start()
-    client = Client(server.base_url, key, RateLimiter(None), resend_on_stale=False)
-    try:
-        yield OwnEmulator(server, client, AdminClient(server.url, token), key, token)
-    finally:
-        client.close()
-        server.stop()
+    with serve_own(key, token) as own:
+        client = Client(own.base_url, key, RateLimiter(None), resend_on_stale=False)
+        try:
+            yield OwnEmulator(own.server, client, AdminClient(own.url, token), key, token)
+        finally:
+            client.close()

@@ -44,7 +44,7 @@ from .core.errors import ConfigError
 from .core.routes import KINDS
 from .core.statuses import FAILURE_STATUSES, PENDING, SUCCESS
 from .http.app import create_app
-from .server import Server
+from .serve.waitress import Server
 from .virtual_time import VirtualTime, patched
 
 __all__ = [

@@ -18,7 +18,7 @@ from .core.errors import ConfigError
 from .core.settings import Settings
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .serve.waitress import Server
 
 #: The key the fixtures send unless told otherwise (any non-empty key is accepted by default).
 DEFAULT_API_KEY = "mockcamb-test-key"
@@ -185,15 +185,11 @@ def serve_in_thread(
     at the server (a free port unless ``port`` is given). ``clock`` is ``"manual"`` (time
     moves only through ``mock.advance``), ``"real"`` (with ``time_scale``) or a clock object.
     """
-    from .http.app import create_app
-    from .server import Server
+    from .serve.waitress import serve_emulator
 
     emu = build_emulator(settings, clock, time_scale)
-    server = Server(create_app(emu, admin_token=admin_token), host, port).start()
-    try:
+    with serve_emulator(emu, host=host, port=port, admin_token=admin_token) as server:
         yield MockCamb(emu, server.base_url, api_key, server=server)
-    finally:
-        server.stop()
 
 
 __all__ = ["CAMB_BASE_URL", "DEFAULT_API_KEY", "MockCamb", "build_emulator", "serve_in_thread"]

@@ -243,7 +243,7 @@ class StatusServer:
 
 
 def make_app(variant: Variant) -> Flask:
-    """A Flask shell around the variant (so ``mockcamb.server.Server`` can serve it); every
+    """A Flask shell around the variant (so ``mockcamb.serve.waitress.Server`` can serve it); every
     request goes straight to the :class:`StatusServer`."""
     app = Flask(f"broken-{variant.name}")
     app.wsgi_app = StatusServer(variant)  # type: ignore[method-assign]

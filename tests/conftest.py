@@ -9,8 +9,7 @@ import requests
 
 from mockcamb.core.clock import ManualClock
 from mockcamb.core.emulator import Emulator
-from mockcamb.http.app import create_app
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server, serve_emulator
 from mockcamb.strategies import load_profiles
 
 load_profiles()
@@ -25,9 +24,8 @@ def emu() -> Emulator:
 
 @pytest.fixture
 def server(emu: Emulator) -> Iterator[Server]:
-    srv = Server(create_app(emu), "127.0.0.1", 0).start()
-    yield srv
-    srv.stop()
+    with serve_emulator(emu) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from hypothesis import settings
 from mockcamb.core.clock import ManualClock
 from mockcamb.core.emulator import Emulator
 from mockcamb.http.app import create_app
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "contract_tests"

@@ -30,7 +30,7 @@ from mockcamb.core.scenario import preset_names
 from mockcamb.core.settings import SETTING_FIELDS, Settings
 from mockcamb.core.statuses import FINAL_STATUSES
 from mockcamb.http.app import create_app
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 from mockcamb.strategies import hostile_task_ids, scenarios
 
 API_KEY = "fuzz-key-0123456789"

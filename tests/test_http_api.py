@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from mockcamb.core.emulator import Emulator
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 
 API_KEY = "test-key-0123456789"  # what the `http` fixture sends
 

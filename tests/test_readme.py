@@ -15,7 +15,7 @@ from mockcamb.core.config import preload
 from mockcamb.core.emulator import Emulator
 from mockcamb.core.scenario import load_document, parse_scenario
 from mockcamb.http.app import create_app
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

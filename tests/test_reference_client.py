@@ -25,7 +25,7 @@ from mockcamb.conformance import (
 )
 from mockcamb.core.emulator import Emulator
 from mockcamb.core.text import retry_after_seconds as _retry_after
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 from mockcamb.virtual_time import VirtualTime, patched, virtual_time
 
 KEY = "reference-key"

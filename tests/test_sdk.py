@@ -11,7 +11,7 @@ from camb.client import CambAI
 from camb.core.api_error import ApiError
 
 from mockcamb.core.emulator import Emulator
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import requests
 
 from mockcamb.core.emulator import Emulator
 from mockcamb.http.app import create_app
-from mockcamb.server import POOL_HEADROOM, Server
+from mockcamb.serve.waitress import POOL_HEADROOM, Server
 
 
 def test_sleeping_latencies_grow_the_pool_and_never_starve_other_requests() -> None:

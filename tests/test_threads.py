@@ -9,7 +9,7 @@ from collections import Counter
 import requests
 
 from mockcamb.core.emulator import Emulator
-from mockcamb.server import Server
+from mockcamb.serve.waitress import Server
 
 THREADS = 16
 TASKS = 8

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -30,11 +31,14 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-@pytest.fixture
-def workers() -> Iterator[tuple[subprocess.Popen[str], str]]:
+@pytest.fixture(params=["granian", "waitress"])
+def workers(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Two workers of ``--server granian`` (granian forks them) or ``--server waitress``
+    (mockcamb forks them onto one inherited socket)."""
     store = f"{redis_url()}?prefix=workers-{uuid.uuid4().hex[:10]}:"
+    options = ["--workers", "2", "--store", store, "--clock", "manual", "--threads", "8"]
     proc = subprocess.Popen(
-        [*SERVE, "--workers", "2", "--store", store, "--clock", "manual", "--threads", "8"],
+        [*SERVE, *options, "--server", request.param],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -129,6 +133,33 @@ def test_sigint_stops_every_worker(workers: tuple[subprocess.Popen[str], str]) -
         )
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/__admin/health", timeout=2)
+
+
+def test_killing_the_main_process_stops_every_worker(
+    workers: tuple[subprocess.Popen[str], str],
+) -> None:
+    proc, url = workers
+    kids = _children(proc.pid)
+    assert requests.get(f"{url}/__admin/health", timeout=10).json()["status"] == "ok"
+    proc.kill()  # SIGKILL: the workers get no signal, they only lose their parent
+    proc.wait(5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in kids):
+        time.sleep(0.2)
+    survivors = [pid for pid in kids if _alive(pid)]
+    for pid in survivors:  # do not leave them serving after a failure
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "a worker outlived its main process by 10 s"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/__admin/health", timeout=2)
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (not gone, not a zombie waiting for its reaper)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize(

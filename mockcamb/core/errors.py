@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: The exit code of a ``mockcamb`` command stopped by a user mistake (bad usage or input).
+EXIT_USAGE = 2
+
 
 class MockCambError(Exception):
     """Base class: a user mistake (bad scenario, bad setting, bad option) with a fix to name."""

@@ -1,4 +1,7 @@
-"""Serving the Flask app over HTTP on waitress, in the foreground or in a background thread."""
+"""Serving the Flask app over HTTP on waitress, in the foreground or in a background thread.
+
+:func:`serve_emulator` is how an emulator is put behind a server in this process
+(``mockcamb.testing.serve_in_thread``, hence the pytest fixture and the contract suite)."""
 
 from __future__ import annotations
 
@@ -8,14 +11,16 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
-from .http.wsgi import MAX_BODY
+from ..core.emulator import Emulator
+from ..http.app import create_app
+from ..http.wsgi import MAX_BODY, WSGIApp
 
 DEFAULT_THREADS = 64
 #: The most threads the pool grows to while injected latencies sleep.
@@ -214,11 +219,20 @@ class Server:
         self.stop()
 
 
-@contextlib.contextmanager
-def running(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Iterator[Server]:
-    """``with running(app) as server:`` serves ``app`` in a thread for the block."""
-    server = Server(app, host, port).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def serve_emulator(
+    emulator: Emulator,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    admin_token: str | None = None,
+    threads: int = DEFAULT_THREADS,
+    middleware: Callable[[WSGIApp], WSGIApp] | None = None,
+) -> Server:
+    """A :class:`Server` for ``emulator``'s app, bound to ``host:port`` (0: a free port) but
+    not serving yet: call :meth:`Server.start`, or use it as a context manager (which starts
+    it and stops it). ``middleware`` wraps ``app.wsgi_app``: the server still serves the Flask
+    app, on which it sets its hooks (drop a connection, sleep out a latency)."""
+    app = create_app(emulator, admin_token=admin_token)
+    if middleware is not None:
+        app.wsgi_app = middleware(app.wsgi_app)  # type: ignore[method-assign,assignment]
+    return Server(app, host, port, threads)

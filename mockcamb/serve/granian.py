@@ -2,12 +2,10 @@
 
 granian is a production HTTP server written in Rust (hyper and tokio) that runs WSGI apps:
 the sockets, HTTP parsing and keep-alive live outside the GIL, and Python only runs the app,
-on an elastic pool of blocking threads. Measured against waitress with the same app on this
-project's 2-core benchmark box (BENCHMARKS.md): about 3x the status GETs per second, and a
-200 ms latency at 256 connections answered after 200.7-202.5 ms at the median.
+on an elastic pool of blocking threads. BENCHMARKS.md compares it with waitress.
 
-What differs from the waitress server (:mod:`mockcamb.server`, still used by the pytest
-fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
+What differs from the waitress server (:mod:`mockcamb.serve.waitress`, still used by the
+pytest fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
 
 - granian cannot run in a thread: it forks worker processes and owns the signals.
 - WSGI gives no handle on the connection, so the ``drop_connection`` fault answers with an
@@ -21,14 +19,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from .http.wsgi import WSGIApp
+from ..http.wsgi import WSGIApp
+from .workers import start_orphan_watch
 
 #: The most Python threads per worker; they start on demand and end after 30 s idle. A
 #: request sleeping out an injected latency holds one, so this bounds the delayed requests
@@ -83,18 +81,8 @@ def _worker_app(build: Callable[[], WSGIApp]) -> WSGIApp:
     would pass for a request header: "httpoxy")."""
     for name in [name for name in os.environ if name.upper().startswith("HTTP_")]:
         del os.environ[name]
-    threading.Thread(
-        target=_orphan_watch, args=(os.getppid(),), name="mockcamb-orphan-watch", daemon=True
-    ).start()
+    start_orphan_watch()
     return _APP if _APP is not None else build()
-
-
-def _orphan_watch(parent: int) -> None:
-    """In a worker: when the main process is gone (killed outright), stop as on SIGTERM
-    rather than serve on alone, holding the port."""
-    while os.getppid() == parent:
-        time.sleep(1)
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def wait_until_listening(host: str, port: int, timeout: float = 20.0) -> bool:
