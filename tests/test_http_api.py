@@ -314,6 +314,8 @@ def test_a_near_miss_404_names_the_closest_route(
     assert r.json()["detail"].endswith(hint), r.json()
 
 
-def test_a_path_nothing_is_close_to_gets_a_plain_404(server: Server, http: requests.Session) -> None:
+def test_a_path_nothing_is_close_to_gets_a_plain_404(
+    server: Server, http: requests.Session
+) -> None:
     r = http.get(f"{server.url}/apis/quux/zzz")
     assert r.status_code == 404 and r.json() == {"detail": "No route GET /apis/quux/zzz"}
