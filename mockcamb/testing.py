@@ -9,7 +9,7 @@ same class; only :attr:`MockCamb.base_url` differs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .core.clock import Clock, make_clock
@@ -18,6 +18,7 @@ from .core.errors import ConfigError
 from .core.settings import Settings
 
 if TYPE_CHECKING:
+    from .http.wsgi import WSGIApp
     from .serve.waitress import Server
 
 #: The key the fixtures send unless told otherwise (any non-empty key is accepted by default).
@@ -178,18 +179,34 @@ def serve_in_thread(
     clock: str | Clock = "manual",
     time_scale: float = 1.0,
     admin_token: str | None = None,
+    threads: int | None = None,
+    middleware: Callable[[WSGIApp], WSGIApp] | None = None,
+    stop_timeout: float = 5.0,
 ) -> Iterator[MockCamb]:
     """Serve a fresh emulator over HTTP in a background thread for the ``with`` block.
 
     ``with serve_in_thread() as mock:`` gives a :class:`MockCamb` whose ``base_url`` points
     at the server (a free port unless ``port`` is given). ``clock`` is ``"manual"`` (time
     moves only through ``mock.advance``), ``"real"`` (with ``time_scale``) or a clock object.
+    ``threads`` sizes the server's pool (default: the server's own), ``middleware`` wraps the
+    app's WSGI callable (it sees every request first), and at the end requests in flight get
+    ``stop_timeout`` seconds to finish.
     """
-    from .serve.waitress import serve_emulator
+    from .serve.waitress import DEFAULT_THREADS, serve_emulator
 
     emu = build_emulator(settings, clock, time_scale)
-    with serve_emulator(emu, host=host, port=port, admin_token=admin_token) as server:
+    server = serve_emulator(
+        emu,
+        host=host,
+        port=port,
+        admin_token=admin_token,
+        threads=threads or DEFAULT_THREADS,
+        middleware=middleware,
+    ).start()
+    try:
         yield MockCamb(emu, server.base_url, api_key, server=server)
+    finally:
+        server.stop(stop_timeout)
 
 
 __all__ = ["CAMB_BASE_URL", "DEFAULT_API_KEY", "MockCamb", "build_emulator", "serve_in_thread"]

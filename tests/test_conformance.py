@@ -35,6 +35,7 @@ from mockcamb.conformance import (
     property_named,
     relax,
 )
+from mockcamb.conformance.judges import JUDGES
 from mockcamb.core.errors import ConfigError
 from mockcamb.core.scenario import parse_scenario
 from mockcamb.virtual_time import patched
@@ -272,6 +273,15 @@ def test_every_generated_life_is_a_valid_scenario(prop: str, data: st.DataObject
     assert life.describe().startswith(life.endpoint)
     runs = _in_a_row(life)
     assert runs <= cfg.max_faults_in_row
+
+
+def test_every_property_has_lives_and_a_judge() -> None:
+    cfg = ConformanceConfig()
+    assert set(JUDGES) == set(NAMES)
+    for name in NAMES:
+        assert life_values(name, cfg) is not None
+    with pytest.raises(ConfigError, match="unknown property 'nope'"):
+        life_values("nope", cfg)
 
 
 def _in_a_row(life: Life) -> int:

@@ -227,3 +227,21 @@ def test_serve_in_thread_with_admin_token_and_real_clock() -> None:
         assert requests.get(admin, timeout=5).status_code == 401
         assert requests.get(admin, headers={"x-admin-token": "s3cret"}, timeout=5).ok
         assert mock.now() > 0
+
+
+def test_serve_in_thread_with_a_middleware_and_a_small_pool() -> None:
+    seen: list[str] = []
+
+    def middleware(app: Any) -> Any:
+        def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            seen.append(environ["PATH_INFO"])
+            return app(environ, start_response)
+
+        return wrapped
+
+    with serve_in_thread(threads=2, middleware=middleware, stop_timeout=0.5) as mock:
+        task_id = mock.create_task("story", "instant_success")
+        reply = requests.get(f"{mock.base_url}/story/{task_id}", headers=mock.headers, timeout=5)
+        assert reply.json()["status"] == "SUCCESS"
+        assert requests.get(f"{mock.url}/openapi.json", timeout=5).ok
+    assert seen == [f"/apis/story/{task_id}", "/openapi.json"]

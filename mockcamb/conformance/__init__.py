@@ -1,0 +1,65 @@
+"""Client conformance: run any polling client against mockcamb through generated task lives.
+
+A client is ``poll(base_url, api_key, endpoint, task_id) -> dict`` (``endpoint`` is ``story``
+or ``project-setup``). :func:`check_client` serves an in-process emulator on a free port, and for
+each property lets hypothesis generate task lives (scenarios), runs the client through each one
+over real HTTP in virtual time (see :mod:`mockcamb.virtual_time`) and judges what it did from the
+emulator's journal. A failing property is reported with the smallest life hypothesis finds.
+
+A client that never stops is stopped by a budget (requests, virtual seconds, requests without
+any virtual time passing) and a wall-clock watchdog, so a run never hangs.
+
+The modules, in the order a run uses them: ``properties`` (the catalogue), ``config`` (the
+settings), ``lives`` (generated task lives), ``clients`` (loading the client), ``harness``
+(the emulator behind the ``gate``; ``watch`` keeps the budget of the run in progress and
+``threads`` runs and stops the client's thread), ``search`` (hypothesis), ``judges`` (one per
+property), ``records`` and ``report`` (what happened, and its text), ``cli`` (the command).
+"""
+
+from __future__ import annotations
+
+from .cli import cmd_conform, config_from_args, configure_parser
+from .clients import load_client
+from .config import ConformanceConfig, relax
+from .harness import Harness, check_client
+from .judges import (
+    judge_api_key,
+    judge_final_status,
+    judge_permanent,
+    judge_politeness,
+    judge_success,
+    judge_unknown_status,
+)
+from .lives import FaultSpec, Life, Wait, fault_values, life_values
+from .properties import PROPERTIES, Property, property_named
+from .records import Exchange, Run
+from .report import Finding, Report
+
+__all__ = [
+    "PROPERTIES",
+    "ConformanceConfig",
+    "Exchange",
+    "FaultSpec",
+    "Finding",
+    "Harness",
+    "Life",
+    "Property",
+    "Report",
+    "Run",
+    "Wait",
+    "check_client",
+    "cmd_conform",
+    "config_from_args",
+    "configure_parser",
+    "fault_values",
+    "judge_api_key",
+    "judge_final_status",
+    "judge_permanent",
+    "judge_politeness",
+    "judge_success",
+    "judge_unknown_status",
+    "life_values",
+    "load_client",
+    "property_named",
+    "relax",
+]

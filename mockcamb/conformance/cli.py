@@ -1,0 +1,149 @@
+"""``mockcamb conform``: its arguments, the configuration they make, and the command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..core.errors import ConfigError
+from ..core.routes import KINDS
+from .clients import load_client
+from .config import ConformanceConfig, relax
+from .harness import check_client
+from .properties import PROPERTIES, property_named
+from .report import Finding
+
+
+def _setting_flags(d: ConformanceConfig) -> tuple[tuple[str, type, str, str], ...]:
+    """(flag, type, metavar, help) of the settings that are flags too."""
+    return (
+        (
+            "min-interval",
+            float,
+            "S",
+            f"minimum virtual seconds between polls (default {d.min_interval:g})",
+        ),
+        ("max-requests", int, "N", f"request budget per task (default {d.max_requests})"),
+        ("max-virtual-seconds", float, "S", "virtual-time budget per task (default 7 days)"),
+        (
+            "permanent-retries",
+            int,
+            "N",
+            f"requests allowed after a 401/403/404/422 (default {d.permanent_retries})",
+        ),
+        (
+            "max-faults-in-row",
+            int,
+            "N",
+            f"transient faults in a row at most (default {d.max_faults_in_row})",
+        ),
+        (
+            "max-task-seconds",
+            float,
+            "S",
+            f"virtual seconds a task stays PENDING at most (default {d.max_task_seconds:g})",
+        ),
+        (
+            "wall-timeout",
+            float,
+            "S",
+            f"real seconds per client call before it is stopped (default {d.wall_timeout:g})",
+        ),
+    )
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    """Add the ``mockcamb conform`` arguments to ``p``."""
+    p.add_argument("target", help="the client to check, as package.module:function")
+    p.add_argument(
+        "--examples", type=int, default=100, help="task lives per property (default 100)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed, to reproduce a run")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PROPERTY",
+        help="check only this property (name or number; repeatable)",
+    )
+    p.add_argument(
+        "--relax",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="skip a property (e.g. politeness) or change a setting (e.g. min-interval=0.5, "
+        "permanent-retries=10); repeatable",
+    )
+    p.add_argument(
+        "--endpoint",
+        action="append",
+        choices=KINDS,
+        default=[],
+        help="check only this endpoint (repeatable; default both)",
+    )
+    d = ConformanceConfig()
+    for flag, kind, metavar, text in _setting_flags(d):
+        default = getattr(d, flag.replace("-", "_"))
+        p.add_argument(f"--{flag}", type=kind, default=default, metavar=metavar, help=text)
+    p.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report the first failing life found, without shrinking it",
+    )
+    p.add_argument(
+        "--show-output",
+        action="store_true",
+        help="let the client print to the terminal instead of capturing it",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
+    """Build the configuration from parsed ``mockcamb conform`` arguments."""
+    props = (
+        tuple(property_named(n).name for n in args.only)
+        if args.only
+        else tuple(p.name for p in PROPERTIES)
+    )
+    cfg = ConformanceConfig(
+        examples=args.examples,
+        seed=args.seed,
+        properties=props,
+        endpoints=tuple(dict.fromkeys(args.endpoint)) or KINDS,
+        min_interval=args.min_interval,
+        max_requests=args.max_requests,
+        max_virtual_seconds=args.max_virtual_seconds,
+        permanent_retries=args.permanent_retries,
+        max_faults_in_row=args.max_faults_in_row,
+        max_task_seconds=args.max_task_seconds,
+        wall_timeout=args.wall_timeout,
+        shrink=not args.no_shrink,
+        capture_output=not args.show_output,
+    )
+    return relax(cfg, args.relax)
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    """Run ``mockcamb conform``: 0 when the client conforms, 1 when not, 2 on bad usage
+    (130 when interrupted)."""
+    try:
+        cfg = config_from_args(args)
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        client = load_client(args.target)
+    except ConfigError as exc:
+        print(f"mockcamb conform: error: {exc}", file=sys.stderr)
+        return 2
+
+    def progress(name: str, finding: Finding | None) -> None:
+        mark = "ok" if finding is None else "FAIL"
+        print(f"  checked {name}: {mark}", file=sys.stderr, flush=True)
+
+    try:
+        report = check_client(client, cfg, on_result=progress)
+    except KeyboardInterrupt:
+        print("mockcamb conform: interrupted", file=sys.stderr)
+        return 130
+    report.target = args.target
+    print(report.format())
+    return 0 if report.ok else 1
