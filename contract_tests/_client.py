@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from mockcamb.core.routes import KINDS
+from mockcamb.core.routes import KINDS, STATUS_PATHS, family
 
 API_KEY_HEADER = "x-api-key"
 USER_AGENT = "mockcamb-contract-suite/0.1"
@@ -31,7 +31,7 @@ MAX_RETRY_AFTER = 60.0
 MAX_RETRIES = 3
 MAX_REDIRECTS = 3
 #: The paths under the base a named target may be sent: the two status endpoints.
-STATUS_PREFIXES: tuple[str, ...] = tuple(f"/{kind}/" for kind in KINDS)
+STATUS_PREFIXES: tuple[str, ...] = tuple(f"/{path}/" for path in STATUS_PATHS)
 
 
 _TRACKED: set[str] = set()
@@ -266,7 +266,7 @@ class Client:
         """The exact request path of a status poll; ``wire_id`` is sent as it is."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        return f"{self.base_path}/{kind}/{wire_id}"
+        return f"{self.base_path}/{family(kind).status_path}/{wire_id}"
 
     def _check_allowed(self, path: str) -> None:
         rel = path[len(self.base_path) :] if path.startswith(self.base_path) else None

@@ -54,8 +54,16 @@ OWN_SCENARIOS: dict[str, dict[str, Any]] = {
         ]
     },
 }
+#: The families a named target is checked on unless ``--camb-family`` says otherwise: the
+#: two the CAMB documentation pages describe (plus those of any ``--camb-task-id``).
+DEFAULT_FAMILIES: tuple[str, ...] = ("story", "project-setup")
+#: The suite's own emulator has a task in every state for the default families, and one
+#: in each final state for every other family.
 OWN_TASK_REFS: list[tuple[str, str]] = [
-    (kind, f"contract-{name}") for kind in KINDS for name in OWN_SCENARIOS
+    (kind, f"contract-{name}")
+    for kind in KINDS
+    for name in OWN_SCENARIOS
+    if kind in DEFAULT_FAMILIES or name in ("success", "error")
 ]
 
 
@@ -69,6 +77,7 @@ class Options:
     max_rps: float | None
     allowed_statuses: tuple[str, ...]
     polls: int
+    families: tuple[str, ...] = DEFAULT_FAMILIES
 
     @property
     def own(self) -> bool:
@@ -147,7 +156,31 @@ def parse_options(config: pytest.Config) -> Options:
         rps,
         allowed,
         polls,
+        _families(config, base is None, refs),
     )
+
+
+def _families(config: pytest.Config, own: bool, refs: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The families to check: ``--camb-family`` (``all`` for every one); else every family
+    on the suite's own emulator, and the documented two plus those of the task ids on a
+    named target."""
+    raw = list(config.getoption("camb_family") or [])
+    if not raw:
+        raw = [f for f in os.environ.get("CAMB_FAMILIES", "").split(",") if f.strip()]
+    names = [f.strip() for f in raw]
+    if "all" in names:
+        return KINDS
+    for name in names:
+        if name not in KINDS:
+            raise pytest.UsageError(
+                f"--camb-family / CAMB_FAMILIES: must be all or one of {', '.join(KINDS)}, "
+                f"got {name!r}"
+            )
+    if names:
+        return tuple(dict.fromkeys(names))
+    if own:
+        return KINDS
+    return tuple(dict.fromkeys([*DEFAULT_FAMILIES, *(kind for kind, _ in refs)]))
 
 
 class Target:

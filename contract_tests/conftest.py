@@ -41,8 +41,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="KIND:ID",
-        help="a task that exists on the target, KIND story or project-setup; repeatable "
+        help="a task that exists on the target, KIND any family (story, dub, tts...); "
+        "repeatable "
         "(env CAMB_TASK_IDS, comma-separated)",
+    )
+    group.addoption(
+        "--camb-family",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a task family to check (dub, tts, transcription...; `all` for every one); "
+        "repeatable (env CAMB_FAMILIES, comma-separated; default: every family against the "
+        "suite's own emulator, else story, project-setup and those of --camb-task-id)",
     )
     group.addoption(
         "--camb-max-rps",
@@ -100,9 +110,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    opts = metafunc.config.stash[_OPTIONS]
+    if "kind" in metafunc.fixturenames:
+        metafunc.parametrize("kind", opts.families)
     if "task_ref" not in metafunc.fixturenames:
         return
-    opts = metafunc.config.stash[_OPTIONS]
     refs = list(OWN_TASK_REFS if opts.own else opts.task_refs)
     if refs:
         ids = [f"{kind}:{task_id}" for kind, task_id in refs]

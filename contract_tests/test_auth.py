@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockcamb.core.routes import KINDS
 from mockcamb.strategies import api_keys
 
 from ._checks import check_error_answer, describe, violations
@@ -24,7 +22,6 @@ def _probe_id(camb: Target, kind: str) -> str:
     return camb.some_task_id(kind) or f"contract-{uuid.uuid4()}"
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_missing_key_is_rejected(camb: Target, kind: str) -> None:
     task_id = _probe_id(camb, kind)
     resp = camb.client.get_status(kind, wire_id(task_id), key=None)
@@ -39,7 +36,6 @@ def test_missing_key_is_rejected(camb: Target, kind: str) -> None:
     )
 
 
-@pytest.mark.parametrize("kind", KINDS)
 @given(data=st.data())
 def test_wrong_key_is_rejected(camb: Target, kind: str, data: st.DataObject) -> None:
     real = camb.api_key.reveal() if camb.api_key is not None else None

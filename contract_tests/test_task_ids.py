@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from hypothesis import example, given
 
-from mockcamb.core.routes import KINDS
 from mockcamb.strategies import hostile_task_ids
 
 from ._checks import ContractViolation, check_error_answer, violations
@@ -18,7 +16,6 @@ from ._target import Target
 TOO_LONG_CODES = (414, 431)
 
 
-@pytest.mark.parametrize("kind", KINDS)
 def test_unknown_task_id_is_4xx(camb: Target, kind: str) -> None:
     camb.need_key()
     task_id = f"contract-unknown-{uuid.uuid4()}"
@@ -34,7 +31,6 @@ def test_unknown_task_id_is_4xx(camb: Target, kind: str) -> None:
     )
 
 
-@pytest.mark.parametrize("kind", KINDS)
 @given(wire=hostile_task_ids())
 @example(wire="%00")
 @example(wire="%E2%98%83%2F..%2Fx")

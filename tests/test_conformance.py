@@ -305,7 +305,7 @@ def test_relax_drops_properties_and_changes_settings() -> None:
         ("7", "unknown property '7'"),
         ("colour=red", "unknown setting 'colour'"),
         ("min-interval=fast", "needs a number"),
-        ("endpoint=dub", "endpoint: must be 'story' or 'project-setup'"),
+        ("endpoint=dubbing", "endpoint: must be a status path of the API"),
         ("examples=0", "examples: must be at least 1"),
     ],
 )

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ..core.errors import ConfigError
-from ..core.routes import KINDS
+from ..core.routes import STATUS_PATHS
 from .clients import load_client
 from .config import ConformanceConfig, relax
 from .harness import check_client
@@ -78,9 +78,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--endpoint",
         action="append",
-        choices=KINDS,
+        choices=STATUS_PATHS,
         default=[],
-        help="check only this endpoint (repeatable; default both)",
+        metavar="PATH",
+        help="a status path to poll: story, project-setup, dub, transcribe... (repeatable; "
+        "default story and project-setup)",
     )
     d = ConformanceConfig()
     for flag, kind, metavar, text in _setting_flags(d):
@@ -109,7 +111,7 @@ def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
         examples=args.examples,
         seed=args.seed,
         properties=props,
-        endpoints=tuple(dict.fromkeys(args.endpoint)) or KINDS,
+        endpoints=tuple(dict.fromkeys(args.endpoint)) or ConformanceConfig().endpoints,
         min_interval=args.min_interval,
         max_requests=args.max_requests,
         max_virtual_seconds=args.max_virtual_seconds,

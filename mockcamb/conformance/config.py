@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.routes import KINDS
+from ..core.routes import STATUS_PATHS, family_of_status_path
 from .properties import PROPERTIES, property_named
 
 
@@ -21,7 +21,8 @@ class ConformanceConfig:
     seed: int | None = None
     """hypothesis seed; None picks one (printed in the report, for reproduction)"""
     properties: tuple[str, ...] = tuple(p.name for p in PROPERTIES)
-    endpoints: tuple[str, ...] = KINDS
+    endpoints: tuple[str, ...] = ("story", "project-setup")
+    """status paths the client is asked to poll (any of the API's: story, dub, transcribe...)"""
     min_interval: float = 1.0
     """minimum virtual seconds between two polls"""
     max_requests: int = 1000
@@ -69,8 +70,11 @@ class ConformanceConfig:
         for name in self.properties:
             property_named(name)
         for ep in self.endpoints:
-            if ep not in KINDS:
-                raise ConfigError(f"endpoint: must be 'story' or 'project-setup', got {ep!r}")
+            if family_of_status_path(ep) is None:
+                raise ConfigError(
+                    f"endpoint: must be a status path of the API ({', '.join(STATUS_PATHS)}), "
+                    f"got {ep!r}"
+                )
         if not self.endpoints:
             raise ConfigError("endpoint: give at least one endpoint")
 

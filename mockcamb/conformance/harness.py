@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Iterator
 
 from ..core.emulator import Emulator
+from ..core.routes import status_family
 from ..testing import MockCamb, serve_in_thread
 from ..virtual_time import patched
 from .clients import Client, load_client, target_name
@@ -99,7 +100,7 @@ class Harness:
         emu = self.emu
         emu.reset()
         emu.configure({"api_keys": [key]})
-        emu.create_task(life.endpoint, task_id, life.scenario())
+        emu.create_task(status_family(life.endpoint).name, task_id, life.scenario())
         state = RunState(Run(life, prop, task_id), tag, key, self.config, emu)
         self.state = state
         self.old_keys.add(key)

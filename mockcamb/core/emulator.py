@@ -15,14 +15,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import rand
-from .bodies import create_problems
+from . import api, rand
 from .clock import Clock, ManualClock, wall_time
-from .errors import ConfigError, MockCambError
+from .errors import ConfigError
+from .families import Result
 from .faults import fault_reply
 from .hints import route_hint
-from .replies import Reply, error_reply, validation_reply
-from .results import Run, result_body
+from .replies import Reply, error_reply
 from .routes import allowed_methods, family
 from .scenario import Fault, Scenario, Step, resolve_scenario
 from .settings import Settings, update_settings
@@ -628,6 +627,33 @@ class Emulator:
                     return fault
         return None
 
+    def _handle(
+        self,
+        kind: str | None,
+        method: str,
+        path: str,
+        api_key: str | None,
+        headers: Iterable[tuple[str, str]],
+        work: Callable[[], tuple[Reply, TaskState | None]],
+        *,
+        latency: bool = False,
+        auth: bool = True,
+    ) -> Reply:
+        """The sequence every non-status handler shares: fresh settings, the store's lock,
+        auth, the work, the global latency, the journal entry."""
+        self.store.refresh()
+        store = self.store
+        with store.lock:
+            now = store.now()
+            task = None
+            reply = self._auth(api_key) if auth else None
+            if reply is None:
+                reply, task = work()
+            if latency and store.settings.latency is not None:
+                reply.delay = self._delay(store.settings.latency, 0, store.peek_seq() + 1)
+            self._record(method, path, kind, task, reply, now, headers)
+            return reply
+
     def create(
         self,
         kind: str,
@@ -637,41 +663,26 @@ class Emulator:
         has_file: bool = False,
         files: Iterable[str] = (),
         scenario: str | None = None,
+        params: Mapping[str, str] | None = None,
         path: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
         """Answer a family's create ``POST``: ``fields`` is its JSON document or its multipart
-        form, ``files`` the names of the uploaded files (``has_file``: a ``file`` one)."""
-        self.store.refresh()
-        store = self.store
-        with store.lock:
-            now = store.now()
-            reply = self._auth(api_key)
-            task = None
-            if reply is None:
-                uploaded = frozenset(files) | ({"file"} if has_file else set())
-                errors = create_problems(family(kind), fields, uploaded)
-                if errors:
-                    reply = validation_reply(errors)
-                else:
-                    try:
-                        sc = (
-                            store.settings.default_scenario
-                            if scenario is None
-                            else resolve_scenario(scenario)
-                        )
-                    except MockCambError as exc:
-                        reply = error_reply(400, f"x-mockcamb-scenario: {exc}")
-                    else:
-                        task = self._make(kind, self._new_task_id(), sc)
-                        while not store.add(task):
-                            task = self._make(kind, self._new_task_id(), sc)
-                        reply = Reply(200, {"task_id": task.task_id})
-            latency = store.settings.latency
-            if latency is not None:
-                reply.delay = self._delay(latency, 0, store.peek_seq() + 1)
-            self._record("POST", path or f"/{kind}", kind, task, reply, now, headers)
-            return reply
+        form, ``files`` the names of the uploaded files (``has_file``: a ``file`` one),
+        ``params`` the path's placeholders (the run a family starts from)."""
+        fam = family(kind)
+        uploaded = frozenset(files) | ({"file"} if has_file else set())
+
+        def work() -> tuple[Reply, TaskState | None]:
+            return api.create(
+                self.store, fam, fields, uploaded, scenario, params or {}, self._new_task
+            )
+
+        where = path or fam.create
+        return self._handle(kind, "POST", where, api_key, headers, work, latency=True)
+
+    def _new_task(self, kind: str, scenario: Scenario) -> TaskState:
+        return self._make(kind, self._new_task_id(), scenario)
 
     def result(
         self,
@@ -679,30 +690,61 @@ class Emulator:
         run_id: str,
         api_key: str | None,
         *,
-        base_url: str = "http://127.0.0.1",
+        base_url: str = "http://127.0.0.1/apis",
+        path: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        result: Result | None = None,
+        params: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Answer a result ``GET`` of a finished run: ``result`` is the route (the family's
+        first by default), ``params`` its further placeholders, ``query`` its query."""
+        fam = family(kind)
+        route = result or next(r for r in fam.results if not r.bulk)
+
+        def work() -> tuple[Reply, TaskState | None]:
+            return api.result(self.store, fam, route, run_id, base_url, params or {}, query or {})
+
+        where = path or route.path.replace("{run_id}", run_id)
+        return self._handle(kind, "GET", where, api_key, headers, work)
+
+    def bulk_results(
+        self,
+        kind: str,
+        api_key: str | None,
+        body: Any,
+        *,
+        base_url: str = "http://127.0.0.1/apis",
+        path: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        result: Result | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Answer a bulk results ``POST`` (``{"run_ids": [...]}``)."""
+        fam = family(kind)
+        route = result or next(r for r in fam.results if r.bulk)
+
+        def work() -> tuple[Reply, TaskState | None]:
+            return api.bulk(self.store, fam, route, body, base_url, query or {})
+
+        return self._handle(kind, "POST", path or route.path, api_key, headers, work)
+
+    def result_file(
+        self,
+        family_name: str,
+        run_id: str,
+        name: str,
+        *,
         path: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
-        """Answer ``GET /story-result/{run_id}`` or ``GET /project-setup-result/{run_id}``."""
-        self.store.refresh()
-        store = self.store
-        with store.lock:
-            now = store.now()
-            reply = self._auth(api_key)
-            task = None
-            if reply is None:
-                if run_id.isascii() and run_id.isdigit():
-                    task = store.run_task(int(run_id))
-                if task is not None and task.kind != kind:
-                    task = None
-                if task is None:
-                    reply = error_reply(404, f"No finished {kind} run with id {shorten(run_id)!r}")
-                else:
-                    assert task.run_id is not None  # only finished runs are found by run id
-                    run = Run(kind, task.run_id, task.task_id, base_url)
-                    reply = Reply(200, result_body(run))
-            self._record("GET", path or f"/{kind}-result/{run_id}", kind, task, reply, now, headers)
-            return reply
+        """Serve a file a result links to; no key needed (as for pre-signed URLs)."""
+
+        def work() -> tuple[Reply, TaskState | None]:
+            return api.result_file(self.store, family_name, run_id, name)
+
+        where = path or f"/__files/{family_name}/{run_id}/{name}"
+        return self._handle(None, "GET", where, None, headers, work, auth=False)
 
     def unknown_route(
         self,
@@ -716,13 +758,11 @@ class Emulator:
         """Any other request under the API prefix: 401 without a key; 405 with ``Allow`` for
         a path some route takes with other methods; else a 404 naming the closest route.
         ``route_path`` is the path under the app's root (``path`` as journaled, by default)."""
-        self.store.refresh()
-        store = self.store
-        with store.lock:
-            now = store.now()
-            reply = self._auth(api_key) or _no_route(method, route_path or path)
-            self._record(method, path, None, None, reply, now, headers)
-            return reply
+
+        def work() -> tuple[Reply, TaskState | None]:
+            return _no_route(method, route_path or path), None
+
+        return self._handle(None, method, path, api_key, headers, work)
 
     # --- journal ------------------------------------------------------------------------
 

@@ -1,17 +1,14 @@
-"""THE table of emulated endpoints: every task family and every route, declared once.
+"""THE table of emulated endpoints, derived from the task families (:mod:`.families`).
 
-Each :class:`Family` says how a task of that family is created (path, body kind, the fields
-the official SDK sends), polled (its status paths) and read (its result path and the schema
-of its result body). :data:`ROUTES` is derived from :data:`FAMILIES`, and everything that
-knows an endpoint takes it from here: the Flask URL rules and the status fast path
-(:mod:`mockcamb.http`), the in-process adapters (through the real WSGI app), the OpenAPI
-document, the admin API's and the fixtures' kind check, the dashboard and the contract
-suite. Adding a family is one entry in :data:`FAMILIES`, plus its result body in
-:mod:`.results` and its result schema in :mod:`.schemas`.
+Every endpoint is a :class:`Route` in :data:`ROUTES`: method, path (under :data:`API_PREFIX`,
+OpenAPI-style ``/story/{task_id}``), action (create, status, result, bulk, file), family,
+path placeholders, operation id. Everything that knows an endpoint takes it from here: the
+Flask URL rules and the status fast path (:mod:`mockcamb.http`), the in-process adapters
+(through the real WSGI app), the OpenAPI document, the admin API's and the fixtures' kind
+check, the 405s and the near-miss hints, the dashboard and the contract suite.
 
-Paths are relative to the API prefix (``/apis``) and written OpenAPI-style
-(``/story/{task_id}``); the last parameter of a path may contain slashes, as werkzeug's
-``<path:...>`` converter allows, so that odd ids reach the handler and get a JSON answer.
+The last placeholder of a path may contain slashes, as werkzeug's ``<path:...>`` converter
+allows, so that odd ids reach the handler and get a JSON answer.
 """
 
 from __future__ import annotations
@@ -21,60 +18,30 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .errors import ConfigError
+from .families import FAMILIES, Family, Field, Result
 
 #: The prefix every emulated endpoint lives under, as on the real service.
 API_PREFIX: Final = "/apis"
+#: Where the files a result links to are served (under the API prefix).
+FILES_PATH: Final = "/__files"
 
-FieldType = Literal["string", "integer", "integer_list", "boolean", "number", "file"]
-BodyKind = Literal["json", "multipart"]
-Action = Literal["create", "status", "result"]
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One field of a create request, as the official SDK sends it. ``required`` fields
-    are checked FastAPI-style (a 422 naming each missing or mistyped one); the others are
-    documented in the OpenAPI document and accepted as sent."""
-
-    name: str
-    type: FieldType
-    required: bool = False
-    nullable: bool = False
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """One asynchronous task family of the CAMB API."""
-
-    #: The family's name: its ``kind`` in the admin API, the fixtures and the journal.
-    name: str
-    #: ``CamelCase`` stem of its OpenAPI operation ids (``getStoryStatus``...).
-    title: str
-    #: ``POST`` path that starts a task, and how its body is sent.
-    create: str
-    body: BodyKind
-    fields: tuple[Field, ...]
-    #: Status paths (``GET {path}/{task_id}``): the first is the main one.
-    status: tuple[str, ...]
-    #: ``GET {path}/{run_id}`` answers the finished run's result; ``None``: no result route.
-    result: str | None
-    #: Name of the result body's schema in :data:`mockcamb.core.schemas.RESULT_SCHEMAS`.
-    result_schema: str | None
+Action = Literal["create", "status", "result", "bulk", "file"]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     """One emulated endpoint: ``method`` on ``path`` (under :data:`API_PREFIX`) does
-    ``action`` for ``family``; ``params`` are the path's placeholders, in order."""
+    ``action`` for ``family``; ``params`` are the path's placeholders, in order; ``result``
+    is the result route a result or bulk endpoint answers."""
 
     method: str
     path: str
     action: Action
-    family: Family
+    family: Family | None
     params: tuple[str, ...]
     operation_id: str
     summary: str
+    result: Result | None = None
 
     @property
     def prefix(self) -> str:
@@ -93,64 +60,47 @@ class Route:
 
         return API_PREFIX + re.sub(r"\{(\w+)\}", rule, self.path)
 
+    @property
+    def kind(self) -> str | None:
+        return self.family.name if self.family is not None else None
 
-_INT_LIST_HELP = "CAMB language ids."
 
-STORY: Final = Family(
-    name="story",
-    title="Story",
-    create="/story",
-    body="multipart",
-    fields=(
-        Field("file", "file", required=True, description="The story document."),
-        Field("source_language", "integer", required=True, description="CAMB language id."),
-        Field("title", "string"),
-        Field("description", "string"),
-        Field("narrator_voice_id", "integer"),
-        Field("folder_id", "integer"),
-        Field("chosen_dictionaries", "integer_list"),
-    ),
-    status=("/story",),
-    result="/story-result",
-    result_schema="StoryResult",
-)
+def _placeholders(path: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\{(\w+)\}", path))
 
-PROJECT_SETUP: Final = Family(
-    name="project-setup",
-    title="ProjectSetup",
-    create="/project-setup",
-    body="json",
-    fields=(
-        Field("media_url", "string", required=True),
-        Field("source_language", "integer", required=True, description="CAMB language id."),
-        Field("target_languages", "integer_list", required=True, description=_INT_LIST_HELP),
-        Field("project_name", "string", nullable=True),
-        Field("project_description", "string", nullable=True),
-        Field("folder_id", "integer", nullable=True),
-        Field("selected_audio_tracks", "integer_list", nullable=True),
-        Field("add_output_as_an_audio_track", "boolean", nullable=True),
-        Field("chosen_dictionaries", "integer_list", nullable=True),
-    ),
-    status=("/project-setup",),
-    result="/project-setup-result",
-    result_schema="ProjectSetupResult",
-)
 
-#: Every emulated task family, in the order the documents list them.
-FAMILIES: Final[tuple[Family, ...]] = (STORY, PROJECT_SETUP)
-
-#: The family names, as the admin API and the fixtures take them (``kind``).
-KINDS: Final[tuple[str, ...]] = tuple(f.name for f in FAMILIES)
-
-_BY_NAME: Final = {f.name: f for f in FAMILIES}
+def _result_route(family: Family, result: Result) -> Route:
+    stem = family.title + ("Results" if result.bulk else "Result")
+    op = result.operation or ("getBulk" if result.bulk else "get") + stem
+    method = "POST" if result.bulk else "GET"
+    summary = result.summary or (
+        f"Results of finished {family.name} runs, keyed by run id"
+        if result.bulk
+        else f"Result of a finished {family.name} run"
+    )
+    action: Action = "bulk" if result.bulk else "result"
+    params = _placeholders(result.path)
+    return Route(method, result.path, action, family, params, op, summary, result)
 
 
 def routes_of(family: Family) -> tuple[Route, ...]:
-    """The routes one family declares: create, each status path, its result."""
+    """The routes one family declares: create (and its aliases), each status path, each
+    result route."""
     t, n = family.title, family.name
-    out = [Route("POST", family.create, "create", family, (), f"create{t}", f"Start a {n} task")]
+    out = [
+        Route(
+            "POST",
+            path,
+            "create",
+            family,
+            _placeholders(path),
+            f"create{t}" + ("" if i == 0 else f"Alias{i}"),
+            f"Start a {n} task",
+        )
+        for i, path in enumerate((family.create, *family.create_aliases))
+    ]
     for i, path in enumerate(family.status):
-        op = f"get{t}Status" + ("" if i == 0 else path.strip("/").split("/")[0].title())
+        variant = "" if i == 0 else path.strip("/").split("/")[0].title()
         out.append(
             Route(
                 "GET",
@@ -158,32 +108,42 @@ def routes_of(family: Family) -> tuple[Route, ...]:
                 "status",
                 family,
                 ("task_id",),
-                op,
+                f"get{t}Status{variant}",
                 f"Status of a {n} task",
             )
         )
-    if family.result is not None:
-        out.append(
-            Route(
-                "GET",
-                f"{family.result}/{{run_id}}",
-                "result",
-                family,
-                ("run_id",),
-                f"get{t}Result",
-                f"Result of a finished {n} run",
-            )
-        )
+    out.extend(_result_route(family, result) for result in family.results)
     return tuple(out)
 
 
+#: The files result bodies link to (audio, dialogues, subtitles), served without a key as
+#: pre-signed URLs are.
+FILES_ROUTE: Final = Route(
+    "GET",
+    FILES_PATH + "/{family}/{run_id}/{name}",
+    "file",
+    None,
+    ("family", "run_id", "name"),
+    "getResultFile",
+    "A file a finished run's result links to",
+)
+
 #: Every emulated endpoint, derived from :data:`FAMILIES`.
-ROUTES: Final[tuple[Route, ...]] = tuple(r for f in FAMILIES for r in routes_of(f))
+ROUTES: Final[tuple[Route, ...]] = (
+    *(r for f in FAMILIES for r in routes_of(f)),
+    FILES_ROUTE,
+)
+
+#: The family names, as the admin API and the fixtures take them (``kind``).
+KINDS: Final[tuple[str, ...]] = tuple(f.name for f in FAMILIES)
 
 #: ``(literal prefix under /apis, family)`` of every status route, for the fast path.
 STATUS_PREFIXES: Final[tuple[tuple[str, Family], ...]] = tuple(
-    (API_PREFIX + r.prefix, r.family) for r in ROUTES if r.action == "status"
+    (API_PREFIX + r.prefix, r.family) for r in ROUTES if r.action == "status" and r.family
 )
+
+_BY_NAME: Final = {f.name: f for f in FAMILIES}
+_BY_STATUS_PATH: Final = {p.strip("/"): f for f in FAMILIES for p in f.status}
 
 
 def family(name: object) -> Family:
@@ -191,20 +151,45 @@ def family(name: object) -> Family:
     (the one kind check of the admin API, the fixtures and the CLI)."""
     found = _BY_NAME.get(name) if isinstance(name, str) else None
     if found is None:
-        choices = ", ".join(repr(k) for k in KINDS)
-        raise ConfigError(f"kind: must be one of {choices}, got {name!r}")
+        choices = ", ".join(KINDS)
+        raise ConfigError(f"kind: must be one of {choices}; got {name!r}")
     return found
 
 
-def _pattern(route: Route) -> re.Pattern[str]:
+#: Every status path, as a poller is given it (``story``, ``transcribe``, ``discord/dub``...).
+STATUS_PATHS: Final[tuple[str, ...]] = tuple(_BY_STATUS_PATH)
+
+
+def family_of_status_path(path: str) -> Family | None:
+    """The family polled at ``path`` (``transcribe``, ``discord/dub``...), or ``None``."""
+    return _BY_STATUS_PATH.get(path.strip("/"))
+
+
+def status_family(path: str) -> Family:
+    """The family polled at ``path``; a :class:`ConfigError` naming the status paths."""
+    found = family_of_status_path(path)
+    if found is None:
+        raise ConfigError(f"endpoint: must be one of {', '.join(STATUS_PATHS)}; got {path!r}")
+    return found
+
+
+def route(operation_id: str) -> Route:
+    """The route with this OpenAPI operation id (``getStoryStatus``)."""
+    for r in ROUTES:
+        if r.operation_id == operation_id:
+            return r
+    raise KeyError(operation_id)
+
+
+def _pattern(r: Route) -> re.Pattern[str]:
     """The path regex werkzeug compiles for the route's rule (last placeholder: any rest)."""
-    parts = re.split(r"\{(\w+)\}", route.path)
+    parts = re.split(r"\{(\w+)\}", r.path)
     regex = ""
     for i, part in enumerate(parts):
         if i % 2 == 0:
             regex += re.escape(part)
         else:
-            regex += "(.+)" if parts[i] == route.params[-1] else "([^/]+)"
+            regex += "(.+)" if part == r.params[-1] else "([^/]+)"
     return re.compile(API_PREFIX + regex)
 
 
@@ -222,27 +207,23 @@ def allowed_methods(path: str) -> tuple[str, ...]:
     return tuple(sorted(methods | {"OPTIONS"}))
 
 
-def route(operation_id: str) -> Route:
-    """The route with this OpenAPI operation id (``getStoryStatus``)."""
-    for r in ROUTES:
-        if r.operation_id == operation_id:
-            return r
-    raise KeyError(operation_id)
-
-
 __all__ = [
     "API_PREFIX",
     "FAMILIES",
+    "FILES_PATH",
+    "FILES_ROUTE",
     "KINDS",
-    "PROJECT_SETUP",
     "ROUTES",
+    "STATUS_PATHS",
     "STATUS_PREFIXES",
-    "STORY",
     "Family",
     "Field",
+    "Result",
     "Route",
     "allowed_methods",
     "family",
+    "family_of_status_path",
     "route",
     "routes_of",
+    "status_family",
 ]

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, Final
 
-from .routes import Family, Field
+from .families import Family, Field
 from .statuses import DOCUMENTED_STATUSES, EXCEPTION_REASONS, SUCCESS
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -265,15 +265,13 @@ def validate_status_body(
     return [sentence for _, sentence in status_body_problems(body, allowed)]
 
 
-
-
 # --- result and request bodies ---------------------------------------------------------
 
 #: ``GET /story-result/{run_id}`` as the emulator answers it (the shape CAMB documents).
 _STORY_RESULT: Final[dict[str, Any]] = {
     "title": "StoryResult",
     "type": "object",
-    "required": ["audio_url", "dialogue_url", "transcript"],
+    "required": ["audio_url", "dialogue_url"],
     "properties": {
         "audio_url": {"type": "string"},
         "dialogue_url": {"type": "string"},
@@ -325,19 +323,75 @@ _PROJECT_SETUP_RESULT: Final[dict[str, Any]] = {
     },
 }
 
-#: The result body of each family, by the name its route-table entry gives
-#: (:attr:`mockcamb.core.routes.Family.result_schema`).
+_URL: Final[dict[str, Any]] = {"type": "string", "format": "uri"}
+_TRANSCRIPT_LINES: Final[dict[str, Any]] = copy.deepcopy(_STORY_RESULT["properties"]["transcript"])
+
+
+def _object(title: str, required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"title": title, "type": "object", "required": required, "properties": properties}
+
+
+#: The result body of each family's result routes, by the name the route table gives
+#: (:attr:`mockcamb.core.families.Result.schema`).
 RESULT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
     "StoryResult": _STORY_RESULT,
     "ProjectSetupResult": _PROJECT_SETUP_RESULT,
+    "DubbingResult": _object(
+        "DubbingResult",
+        ["audio_url", "transcript"],
+        audio_url=_URL,
+        video_url=_URL,
+        transcript=_TRANSCRIPT_LINES,
+    ),
+    "StringMap": {
+        "title": "StringMap",
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+    },
+    "TtsFileUrl": _object("GetTtsResultOutFileUrl", ["output_url"], output_url=_URL),
+    "OutputUrl": _object("TextToAudioResult", ["output_url"], output_url=_URL),
+    "SoundFileUrl": _object(
+        "TextToSoundFileUrl", ["file_url", "output_url"], file_url=_URL, output_url=_URL
+    ),
+    "TranslationResult": _object(
+        "TranslationResult", ["texts"], texts={"type": "array", "items": {"type": "string"}}
+    ),
+    "TranscriptionResult": _object(
+        "TranscriptionResult",
+        ["transcript"],
+        transcript={"anyOf": [_TRANSCRIPT_LINES, {"type": "string"}]},
+        file_url=_URL,
+        expiry={"type": "string"},
+    ),
+    "SubtitleResult": _object(
+        "SubtitleResult",
+        ["transcript"],
+        transcript={"type": "string"},
+        file_url=_URL,
+        expiry={"type": "string"},
+    ),
+    "TextToVoiceResult": _object(
+        "GetTextToVoiceResultOut", ["previews"], previews={"type": "array", "items": _URL}
+    ),
+    "AudioSeparationResult": _object(
+        "GetAudioSeparationResultOut",
+        ["foreground_audio_url", "background_audio_url"],
+        foreground_audio_url=_URL,
+        background_audio_url=_URL,
+    ),
 }
 
+_LANGUAGE: Final[dict[str, Any]] = {"anyOf": [{"type": "integer"}, {"type": "string"}]}
 _FIELD_TYPES: Final[dict[str, dict[str, Any]]] = {
     "string": {"type": "string"},
     "integer": {"type": "integer"},
     "number": {"type": "number"},
     "boolean": {"type": "boolean"},
+    "object": {"type": "object"},
     "integer_list": {"type": "array", "items": {"type": "integer"}},
+    "string_list": {"type": "array", "items": {"type": "string"}},
+    "language": _LANGUAGE,
+    "language_list": {"type": "array", "items": _LANGUAGE},
     "file": {"type": "string", "format": "binary"},
 }
 

@@ -43,6 +43,7 @@ EXCEPTION_REASONS: Final = (
     "NONE",
 )
 
+
 def is_final(status: str) -> bool:
     """True for the documented final statuses; custom strings count as still running."""
     return status in FINAL_STATUSES

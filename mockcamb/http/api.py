@@ -1,6 +1,7 @@
 """The emulated API's Flask views, generated from the route table: one view per
 :data:`~mockcamb.core.routes.ROUTES` entry, and a catch-all that answers every other path
-under ``/apis`` (401 without a key, else a JSON 404)."""
+under ``/apis`` (401 without a key; 405 for a routed path with another method; else a JSON
+404 naming the closest route)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ..core.bodies import json_body
+from ..core.emulator import Emulator
+from ..core.replies import Reply
 from ..core.routes import API_PREFIX, ROUTES, Route
 from .wsgi import emulator, to_response
 
 View = Callable[..., Response]
+Handler = Callable[[Emulator, Route, dict[str, str]], Reply]
 
 
 def _headers() -> list[tuple[str, str]]:
@@ -29,18 +33,26 @@ def _path() -> str:
     return request.script_root + request.path
 
 
-def _status_view(route: Route) -> View:
-    kind = route.family.name
+def _base_url() -> str:
+    return request.url_root.rstrip("/") + API_PREFIX
 
-    def view(task_id: str) -> Response:
-        reply = emulator().status(kind, task_id, _key(), path=_path(), headers=_headers())
-        return to_response(reply)
 
-    return view
+def _query() -> dict[str, str]:
+    return {k: v for k, v in request.args.items()}
+
+
+def _kind(route: Route) -> str:
+    assert route.family is not None  # every route but the files route has a family
+    return route.family.name
+
+
+def _status(emu: Emulator, route: Route, params: dict[str, str]) -> Reply:
+    return emu.status(_kind(route), params["task_id"], _key(), path=_path(), headers=_headers())
 
 
 def _create_body(route: Route) -> tuple[Any, frozenset[str]]:
     """The create request's fields (the JSON document or the form) and uploaded files."""
+    assert route.family is not None
     if route.family.body == "json":
         return json_body(request.get_data(cache=True)), frozenset()
     multipart = request.mimetype.startswith("multipart/")
@@ -48,50 +60,78 @@ def _create_body(route: Route) -> tuple[Any, frozenset[str]]:
     return fields, frozenset(request.files.keys())
 
 
-def _create_view(route: Route) -> View:
-    kind = route.family.name
-
-    def view() -> Response:
-        fields, files = _create_body(route)
-        reply = emulator().create(
-            kind,
-            _key(),
-            fields,
-            files=files,
-            scenario=request.headers.get("x-mockcamb-scenario"),
-            path=_path(),
-            headers=_headers(),
-        )
-        return to_response(reply)
-
-    return view
+def _create(emu: Emulator, route: Route, params: dict[str, str]) -> Reply:
+    fields, files = _create_body(route)
+    return emu.create(
+        _kind(route),
+        _key(),
+        fields,
+        files=files,
+        scenario=request.headers.get("x-mockcamb-scenario"),
+        params=params,
+        path=_path(),
+        headers=_headers(),
+    )
 
 
-def _result_view(route: Route) -> View:
-    kind = route.family.name
+def _result(emu: Emulator, route: Route, params: dict[str, str]) -> Reply:
+    rest = {k: v for k, v in params.items() if k != "run_id"}
+    return emu.result(
+        _kind(route),
+        params["run_id"],
+        _key(),
+        base_url=_base_url(),
+        path=_path(),
+        headers=_headers(),
+        result=route.result,
+        params=rest,
+        query=_query(),
+    )
 
-    def view(run_id: str) -> Response:
-        base = request.url_root.rstrip("/") + API_PREFIX
-        reply = emulator().result(
-            kind, run_id, _key(), base_url=base, path=_path(), headers=_headers()
-        )
-        return to_response(reply)
 
-    return view
+def _bulk(emu: Emulator, route: Route, params: dict[str, str]) -> Reply:
+    return emu.bulk_results(
+        _kind(route),
+        _key(),
+        json_body(request.get_data(cache=True)),
+        base_url=_base_url(),
+        path=_path(),
+        headers=_headers(),
+        result=route.result,
+        query=_query(),
+    )
 
 
-_VIEWS: dict[str, Callable[[Route], View]] = {
-    "status": _status_view,
-    "create": _create_view,
-    "result": _result_view,
+def _file(emu: Emulator, route: Route, params: dict[str, str]) -> Reply:
+    return emu.result_file(
+        params["family"], params["run_id"], params["name"], path=_path(), headers=_headers()
+    )
+
+
+_HANDLERS: dict[str, Handler] = {
+    "status": _status,
+    "create": _create,
+    "result": _result,
+    "bulk": _bulk,
+    "file": _file,
 }
+
+
+def _view(route: Route) -> View:
+    handler = _HANDLERS[route.action]
+
+    def view(**params: str) -> Response:
+        return to_response(handler(emulator(), route, params))
+
+    return view
+
 
 api = Blueprint("api", __name__, url_prefix=API_PREFIX)
 for _route in ROUTES:
     api.add_url_rule(
         _route.werkzeug_rule.removeprefix(API_PREFIX),
         endpoint=_route.operation_id,
-        view_func=_VIEWS[_route.action](_route),
+        view_func=_view(_route),
         methods=[_route.method],
     )
 

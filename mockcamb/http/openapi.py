@@ -25,6 +25,7 @@ from ..version import __version__
 
 OPENAPI_VERSION: Final = "3.1.0"
 
+
 def _component(schema: dict[str, Any]) -> dict[str, Any]:
     """A deep copy without ``$schema`` (the document names the dialect once)."""
     out = copy.deepcopy(schema)
@@ -72,35 +73,114 @@ def _link(operation_id: str, parameter: str, field: str) -> dict[str, Any]:
     }
 
 
+_AUDIO_RESULTS: Final = {"tts": "audio/flac", "text-to-sound": "audio/wav"}
+_RUN_IDS: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["run_ids"],
+    "properties": {"run_ids": {"type": "array", "items": {"type": "integer"}}},
+}
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    out = [
+        _path_parameter(p, "integer" if p == "run_id" and route.action != "status" else "string")
+        for p in route.params
+    ]
+    query = route.result.query if route.result is not None else ()
+    if route.action == "status":
+        query = ("run_id",)
+    for name in query:
+        out.append({"name": name, "in": "query", "required": False, "schema": {"type": "string"}})
+    return out
+
+
+def _create_operation(route: Route, fam: Family) -> dict[str, Any]:
+    media = "application/json" if fam.body == "json" else "multipart/form-data"
+    responses = _create_responses(status_operation(fam), "CreateTaskResponse")
+    if fam.starts_from is not None:
+        responses["404"] = _json("ErrorBody", f"No finished {fam.starts_from} run with this id.")
+    return {
+        "parameters": [*_parameters(route), _scenario_header()],
+        "requestBody": {
+            "required": True,
+            "content": {media: {"schema": _ref(f"Create{fam.title}Request")}},
+        },
+        "responses": responses,
+    }
+
+
+def _status_operation(route: Route, fam: Family) -> dict[str, Any]:
+    ok: dict[str, Any] = _json("TaskStatus", "The task's status; run_id once it succeeded.")
+    first = next((r for r in ROUTES if r.family is fam and r.action == "result"), None)
+    if first is not None:
+        ok["links"] = {"result": _link(first.operation_id, "run_id", "run_id")}
+    return {
+        "parameters": _parameters(route),
+        "responses": {"200": ok, "401": _UNAUTHORIZED, "404": _NOT_FOUND_TASK},
+    }
+
+
+def _result_operation(route: Route, fam: Family) -> dict[str, Any]:
+    assert route.result is not None
+    schema = route.result.schema or "ErrorBody"
+    ok = _json(schema, "The run's result.")
+    audio = _AUDIO_RESULTS.get(route.result.builder)
+    if audio is not None:
+        ok["content"][audio] = {"schema": {"type": "string", "format": "binary"}}
+        ok["description"] = f"The run's audio ({audio}), or its URL with output_type=file_url."
+    op: dict[str, Any] = {"parameters": _parameters(route)}
+    if route.action == "bulk":
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunIds"}}},
+        }
+        item = _ref(schema)
+        many: dict[str, Any] = (
+            {"type": "array", "items": item}
+            if fam.name == "project-setup"
+            else {"type": "object", "additionalProperties": item}
+        )
+        ok = {
+            "description": "Each finished run's result, by run id.",
+            "content": {"application/json": {"schema": many}},
+        }
+    op["responses"] = {
+        "200": ok,
+        "401": _UNAUTHORIZED,
+        "404": _json("ErrorBody", "No finished run with this id."),
+        "422": _json("HTTPValidationError", "A parameter is missing or malformed."),
+    }
+    return op
+
+
+def _file_operation(route: Route) -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "parameters": _parameters(route),
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "The file (audio, a JSON dialogue, subtitles).",
+                "content": {"audio/wav": binary, "audio/flac": binary, "text/plain": binary},
+            },
+            "404": _json("ErrorBody", "No such file for a finished run."),
+        },
+    }
+
+
 def _operation(route: Route) -> dict[str, Any]:
     """The OpenAPI operation of one route-table entry."""
     fam = route.family
-    op: dict[str, Any] = {
-        "operationId": route.operation_id,
-        "summary": route.summary,
-        "tags": [fam.name],
-    }
+    op: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary}
+    if fam is None:
+        return {**op, "tags": ["files"], **_file_operation(route)}
+    op["tags"] = [fam.name]
     if route.action == "create":
-        media = "application/json" if fam.body == "json" else "multipart/form-data"
-        op["parameters"] = [_scenario_header()]
-        op["requestBody"] = {
-            "required": True,
-            "content": {media: {"schema": _ref(f"Create{fam.title}Request")}},
-        }
-        op["responses"] = _create_responses(status_operation(fam))
+        op.update(_create_operation(route, fam))
     elif route.action == "status":
-        ok: dict[str, Any] = _json("TaskStatus", "The task's status; run_id once it succeeded.")
-        if fam.result is not None:
-            ok["links"] = {"result": _link(f"get{fam.title}Result", "run_id", "run_id")}
-        op["parameters"] = [_path_parameter("task_id", "string")]
-        op["responses"] = {"200": ok, "401": _UNAUTHORIZED, "404": _NOT_FOUND_TASK}
+        op.update(_status_operation(route, fam))
     else:
-        op["parameters"] = [_path_parameter("run_id", "integer")]
-        op["responses"] = {
-            "200": _json(fam.result_schema or "ErrorBody", "The run's result."),
-            "401": _UNAUTHORIZED,
-            "404": _json("ErrorBody", "No finished run with this id."),
-        }
+        op.update(_result_operation(route, fam))
     return op
 
 
@@ -113,10 +193,10 @@ def status_operation(family: Family) -> str:
     return next(r.operation_id for r in ROUTES if r.family is family and r.action == "status")
 
 
-def _create_responses(status_op: str) -> dict[str, Any]:
+def _create_responses(status_op: str, schema: str) -> dict[str, Any]:
     return {
         "200": {
-            **_json("CreateTaskResponse", "The task was created; poll its status."),
+            **_json(schema, "The task was created; poll its status."),
             "links": {"status": _link(status_op, "task_id", "task_id")},
         },
         "400": _json("ErrorBody", "Unknown x-mockcamb-scenario preset."),
@@ -131,6 +211,7 @@ def _components() -> dict[str, Any]:
         "CreateTaskResponse": _component(CREATE_TASK_RESPONSE_SCHEMA),
         "ErrorBody": _component(ERROR_BODY_SCHEMA),
         "HTTPValidationError": _component(VALIDATION_ERROR_SCHEMA),
+        "RunIds": dict(_RUN_IDS),
     }
     for name, schema in RESULT_SCHEMAS.items():
         schemas[name] = _component(schema)
@@ -161,7 +242,7 @@ def openapi_document(server_url: str = "/apis") -> dict[str, Any]:
         },
         "servers": [{"url": server_url}],
         "security": [{"ApiKey": []}],
-        "tags": [{"name": f.name} for f in FAMILIES],
+        "tags": [*({"name": f.name} for f in FAMILIES), {"name": "files"}],
         "paths": paths,
         "components": _components(),
     }
