@@ -204,9 +204,14 @@ def _add_validate(sub: Subcommands) -> None:
     validate = sub.add_parser(
         "validate",
         help="check scenario files and exit 0 (valid) or 2 (with the reason)",
-        description="Validate scenario files (YAML or JSON) without running them.",
+        description="Validate scenario files (YAML or JSON) without running them. Every "
+        "problem is printed as FILE:LINE: field: problem; warnings (a custom status one typo "
+        "away from a documented one) do not fail the check unless --strict.",
     )
     validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors (exit 2 on any)"
+    )
 
 
 def _add_conform(sub: Subcommands, with_options: bool) -> None:
@@ -240,17 +245,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .core.scenario import load_scenario_file
+    from .core.problems import plural
+    from .core.scenario import check_scenario_file
 
     bad = 0
     for path in args.files:
         try:
-            scenario = load_scenario_file(path)
+            scenario, warnings = check_scenario_file(path)
         except MockCambError as exc:
-            print(f"{exc}", file=sys.stderr)
+            print(exc, file=sys.stderr)
             bad += 1
-        else:
-            print(f"{path}: ok ({len(scenario.steps)} steps, {len(scenario.faults)} faults)")
+            continue
+        label = "" if args.strict else "warning"
+        for warning in warnings:
+            print(warning.describe("", path, label), file=sys.stderr)
+        if warnings and args.strict:
+            bad += 1
+            continue
+        counts = f"{plural(len(scenario.steps), 'step')}, {plural(len(scenario.faults), 'fault')}"
+        noted = f", {plural(len(warnings), 'warning')}" if warnings else ""
+        print(f"{path}: ok ({counts}){noted}")
     return EXIT_USAGE if bad else 0
 
 
@@ -288,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except MockCambError as exc:
-        print(f"mockcamb: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"mockcamb: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `mockcamb presets | head`
         sys.stderr.close()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -177,10 +179,106 @@ def test_validate(tmp_path: Path) -> None:
     assert failed.returncode == 2 and "steps[0].status" in failed.stderr
 
 
+def test_validate_reports_every_problem_with_its_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "steps:\n"
+        "  - {status: SUCCESS, polls: 1}\n"
+        "  - status: PENDING\n"
+        "    polls: 0\n"
+        "faults:\n"
+        "  - {poll: 0, http_status: 503}\n"
+    )
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("steps: [unclosed\n")
+    one = tmp_path / "one.json"
+    one.write_text(
+        json.dumps({"steps": [{"status": "SUCCESS"}], "faults": [{"poll": 1, "http_status": 503}]})
+    )
+    result = run("validate", str(broken), str(bad_yaml), str(one))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{broken}:2: steps[0].status: SUCCESS is final and may only be the last step's status "
+        "(a final status never changes)",
+        f"{broken}:3: steps[1]: is the last step, which holds for ever; remove 'polls'/'seconds' "
+        "or add a step after it",
+        f"{broken}:4: steps[1].polls: must be an integer >= 1, got 0",
+        f"{broken}:6: faults[0].poll: must be an integer >= 1, got 0",
+        f"{bad_yaml}:2: is not valid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence at line 1)",
+    ]
+    assert result.stdout == f"{one}: ok (1 step, 1 fault)\n"
+
+
+def test_validate_warns_of_near_miss_statuses_and_strict_fails_on_them(tmp_path: Path) -> None:
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("steps:\n  - {status: PENDING, polls: 1}\n  - {status: SUCESS}\n")
+    lower = tmp_path / "lower.json"
+    lower.write_text('{"steps": [{"status": "success"}]}')
+    result = run("validate", str(typo), str(lower))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f'{typo}:3: warning: steps[1].status: "SUCESS" is a custom status, so the task never '
+        "finishes; did you mean SUCCESS?",
+        f'{lower}:1: warning: steps[0].status: "success" is a custom status, so the task never '
+        "finishes; did you mean SUCCESS?",
+    ]
+    assert result.stdout.splitlines() == [
+        f"{typo}: ok (2 steps, 0 faults), 1 warning",
+        f"{lower}: ok (1 step, 0 faults), 1 warning",
+    ]
+    strict = run("validate", "--strict", str(typo))
+    assert strict.returncode == 2 and strict.stdout == ""
+    assert strict.stderr.startswith(f"{typo}:3: steps[1].status: ") and "SUCCESS?" in strict.stderr
+    assert run("validate", "--strict", str(tmp_path / "missing.yaml")).returncode == 2
+
+
+def test_serve_prints_the_config_warnings_once_as_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "typo.yaml").write_text(
+        "steps:\n  - {status: PENDING, polls: 1}\n  - {status: SUCESS}\n"
+    )
+    config = tmp_path / "mock.yaml"
+    config.write_text("tasks:\n  - {kind: story, task_id: t, scenario: scenarios/typo.yaml}\n")
+    proc = subprocess.Popen(
+        [*CMD, "serve", "--port", "0", "--config", str(config)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    before: list[str] = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            match = re.search(r"listening on (http://\S+)/apis", line)
+            if match:
+                break
+            before.append(line.rstrip("\n"))
+        assert match, before
+        answer = requests.get(f"{match.group(1)}/apis/story/t", headers={"x-api-key": "k"})
+        assert answer.json()["status"] == "PENDING"  # the file was found from the config
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        rest = proc.stderr.read()
+        proc.stderr.close()
+    typo = tmp_path / "scenarios" / "typo.yaml"
+    assert before == [
+        f"mockcamb: {config}:2: tasks[0].scenario: {typo}:3: warning: steps[1].status: "
+        '"SUCESS" is a custom status, so the task never finishes; did you mean SUCCESS?'
+    ]
+    assert "SUCESS" not in rest  # not again from the server's worker
+
+
 def test_validate_every_shipped_fixture() -> None:
     files = sorted(str(p) for p in (Path(__file__).parent.parent / "fixtures/scenarios").glob("*"))
-    result = run("validate", *files)
+    result = run("validate", "--strict", *files)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
 
 
 def test_presets_list_and_show() -> None:

@@ -424,6 +424,23 @@ def test_settings_errors_name_the_field(emu: Emulator) -> None:
     assert emu.settings is before
 
 
+def test_every_bad_fault_and_every_default_scenario_problem_is_named(emu: Emulator) -> None:
+    faults = [{"poll": 0, "http_status": 503}, {"poll": 1}, {"probability": 1, "http_status": 500}]
+    with pytest.raises(ConfigError) as info:
+        emu.configure({"faults": faults})
+    assert str(info.value).splitlines() == [
+        "settings.faults[0].poll: must be an integer >= 1, got 0",
+        "settings.faults[1].http_status: is required for an http_error fault",
+    ]
+    with pytest.raises(ConfigError) as info:
+        emu.configure({"default_scenario": {"steps": [{"status": 1}, {}]}})
+    assert [line.split(":")[0] for line in str(info.value).splitlines()] == [
+        "settings.default_scenario.steps[0].status",
+        "settings.default_scenario.steps[0]",
+        "settings.default_scenario.steps[1].status",
+    ]
+
+
 def test_settings_view_never_shows_keys(emu: Emulator) -> None:
     emu.configure({"api_keys": ["sekrit-1", "sekrit-2"]})
     view = emu.settings.to_dict()

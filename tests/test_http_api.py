@@ -244,6 +244,44 @@ def test_admin_mistakes_are_json_4xx(
     assert words.lower() in r.json()["detail"].lower()
 
 
+TYPO = {"steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCESS"}]}
+TYPO_WARNING = '"SUCESS" is a custom status, so the task never finishes; did you mean SUCCESS?'
+
+
+def test_the_admin_api_answers_near_miss_statuses_with_warnings(
+    server: Server, emu: Emulator
+) -> None:
+    checked = admin(server, "POST", "/scenarios/validate", json=TYPO)
+    assert checked.status_code == 200 and checked.json()["valid"] is True
+    assert checked.json()["warnings"] == [f"scenario.steps[1].status: {TYPO_WARNING}"]
+    clean = admin(server, "POST", "/scenarios/validate", json={"steps": [{"status": "SUCCESS"}]})
+    assert clean.json()["warnings"] == []
+    created = admin(server, "POST", "/tasks", json={"kind": "story", "scenario": TYPO})
+    assert created.status_code == 201 and created.json()["status"] == "PENDING"
+    assert created.json()["warnings"] == [f"scenario.steps[1].status: {TYPO_WARNING}"]
+    preset = admin(server, "POST", "/tasks", json={"kind": "story", "scenario": "happy_path"})
+    assert preset.status_code == 201 and preset.json()["warnings"] == []
+    changed = admin(server, "PUT", "/settings", json={"default_scenario": TYPO, "seed": 4})
+    assert changed.status_code == 200 and changed.json()["seed"] == 4
+    assert changed.json()["warnings"] == [
+        f"settings.default_scenario.steps[1].status: {TYPO_WARNING}"
+    ]
+    assert emu.settings.default_scenario.steps[1].status == "SUCESS"  # warned, not refused
+    assert admin(server, "PUT", "/settings", json={"seed": 5}).json()["warnings"] == []
+
+
+def test_every_problem_of_a_scenario_is_in_the_400(server: Server) -> None:
+    doc = {"steps": [{"status": "SUCCESS", "polls": 1}, {}], "faults": [{"poll": 0}]}
+    r = admin(server, "POST", "/scenarios/validate", json=doc)
+    assert r.status_code == 400
+    assert [line.split(":")[0] for line in r.json()["detail"].splitlines()] == [
+        "scenario.steps[0].status",
+        "scenario.steps[1].status",
+        "scenario.faults[0].poll",
+        "scenario.faults[0].http_status",
+    ]
+
+
 def test_admin_mistakes_leave_state_alone(server: Server, emu: Emulator) -> None:
     emu.create_task("story", "keep")
     admin(server, "PUT", "/settings", json={"seed": 3, "journal_size": "x"})

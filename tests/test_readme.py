@@ -1,19 +1,22 @@
 """Every code sample in README.md runs: Python blocks are executed, shell blocks are run
-against a live emulator (with its port swapped in), JSON scenarios parse, YAML configs load."""
+against a live emulator (with its port swapped in), JSON scenarios parse, YAML configs load,
+and `mockcamb validate` sessions print what they show, on the scenario files shown."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from mockcamb.core.config import preload
+from mockcamb.core.config import load_config, preload
 from mockcamb.core.emulator import Emulator
-from mockcamb.core.scenario import load_document, parse_scenario
+from mockcamb.core.scenario import parse_scenario
 from mockcamb.http.app import create_app
 from mockcamb.serve.waitress import Server
 
@@ -119,9 +122,69 @@ def test_json_samples_are_valid_scenarios(doc: str) -> None:
 def test_yaml_samples_are_valid_configs(
     doc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "config.yaml"
+    """A config sits at the top of a project: the scenario files it names are found from
+    there, wherever the server is started."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "fixtures", project / "fixtures")
+    path = project / "config.yaml"
     path.write_text(doc)
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(tmp_path)
     emu = Emulator()
-    preload(emu, load_document(path))
+    preload(emu, load_config(path))
     assert emu.task_count() >= 1
+
+
+def scenario_files() -> dict[str, str]:
+    """The scenario files the README shows: ``yml`` blocks whose first line is ``# NAME``."""
+    files: dict[str, str] = {}
+    for kind, body in BLOCKS:
+        match = re.match(r"# ([\w-]+\.ya?ml)\n", body)
+        if kind == "yml" and match:
+            files[match.group(1)] = body
+    return files
+
+
+def validate_sessions() -> list[str]:
+    """``console`` blocks in which every command is a ``mockcamb validate``."""
+    return [
+        body
+        for kind, body in BLOCKS
+        if kind == "console"
+        and all(
+            line.startswith("$ mockcamb validate ")
+            for line in body.splitlines()
+            if line.startswith("$ ")
+        )
+    ]
+
+
+def test_the_readme_shows_validate_sessions() -> None:
+    assert len(scenario_files()) >= 2 and validate_sessions()
+    assert any("--strict" in session for session in validate_sessions())
+
+
+@pytest.mark.parametrize("session", validate_sessions(), ids=lambda s: s.split("\n")[0][2:40])
+def test_validate_sessions_print_what_the_readme_shows(session: str, tmp_path: Path) -> None:
+    for name, body in scenario_files().items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    shown: list[str] = []
+    printed: list[str] = []
+    for line in session.splitlines():
+        if not line.startswith("$ "):
+            shown.append(line)
+            continue
+        shown.append(line)
+        printed.append(line)
+        done = subprocess.run(
+            ["bash", "-c", line[2:]],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+        )
+        printed.extend(done.stdout.splitlines())
+    assert printed == shown

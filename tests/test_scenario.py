@@ -9,12 +9,16 @@ import pytest
 
 from mockcamb.core.errors import ScenarioError
 from mockcamb.core.scenario import (
+    MAX_PROBLEMS,
     Latency,
+    check_scenario_file,
     load_preset,
     load_scenario_file,
+    parse_fault,
     parse_scenario,
     preset_names,
     resolve_scenario,
+    scenario_warnings,
 )
 
 ISSUE_EXAMPLE = {
@@ -255,3 +259,147 @@ def test_latency_samples_stay_in_range(latency: Latency) -> None:
         assert min(draws) >= 0.010 and max(draws) <= 0.030
     if latency.kind == "lognormal":
         assert sorted(draws)[50] == pytest.approx(0.1, rel=0.2)
+
+
+def test_every_problem_of_a_document_is_reported_one_a_line() -> None:
+    doc = {
+        "steps": [{"status": "SUCCESS", "polls": 1}, {"status": "PENDING", "polls": 0}],
+        "faults": [{"poll": 0, "http_status": 503, "retry_afer": 5}],
+        "latency": {"fixed_ms": -1},
+        "seed": "x",
+    }
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(doc)
+    exc = info.value
+    fields = [p.field("scenario") for p in exc.problems]
+    assert fields == [
+        "scenario.steps[0].status",
+        "scenario.steps[1].polls",
+        "scenario.steps[1]",
+        "scenario.faults[0].retry_afer",
+        "scenario.faults[0].poll",
+        "scenario.latency.fixed_ms",
+        "scenario.seed",
+    ]
+    assert exc.field == "scenario.steps[0].status" and "final" in exc.problem  # the first
+    lines = str(exc).splitlines()
+    assert len(lines) == 7 and all(line.startswith("scenario.") for line in lines)
+    assert lines[4] == "scenario.faults[0].poll: must be an integer >= 1, got 0"
+
+
+def test_the_report_of_a_huge_bad_document_stays_bounded() -> None:
+    doc = {"steps": [{"status": 1, "polls": 1} for _ in range(900)] + [{"status": "SUCCESS"}]}
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(doc)
+    assert len(info.value.problems) == MAX_PROBLEMS
+    assert info.value.more == 900 - MAX_PROBLEMS
+    assert str(info.value).splitlines()[-1] == "scenario: and 850 more problems"
+
+
+def test_a_poll_list_names_the_bad_item() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_fault({"poll": [1, "two", 0], "http_status": 503}, "fault")
+    assert [p.field("fault") for p in info.value.problems] == ["fault.poll[1]", "fault.poll[2]"]
+
+
+@pytest.mark.parametrize(
+    ("status", "meant"),
+    [("SUCESS", "SUCCESS"), ("success", "SUCCESS"), ("Failed", "FAILED"), ("TIMED_OUT", "TIMEOUT")],
+)
+def test_a_near_miss_status_is_a_warning_not_an_error(status: str, meant: str) -> None:
+    sc = parse_scenario({"steps": [{"status": "PENDING", "polls": 1}, {"status": status}]})
+    (warning,) = scenario_warnings(sc)
+    assert warning.warning and warning.field("scenario") == "scenario.steps[1].status"
+    assert f"did you mean {meant}?" in warning.message and "never finishes" in warning.message
+
+
+def test_custom_statuses_far_from_the_documented_ones_and_presets_warn_of_nothing() -> None:
+    sc = parse_scenario(
+        {
+            "steps": [
+                {"status": "PROCESSING", "polls": 1},
+                {"status": "PENDNG", "polls": 1},
+                {"status": "CANCELLED"},
+            ]
+        }
+    )
+    (warning,) = scenario_warnings(sc)
+    assert warning.path == ("steps", 1, "status") and "did you mean PENDING?" in warning.message
+    assert "still running" in warning.message
+    for name in preset_names():
+        assert scenario_warnings(load_preset(name)) == (), name
+
+
+@pytest.mark.parametrize(
+    ("doc", "field", "meant"),
+    [
+        (
+            {
+                "steps": [{"status": "SUCCESS"}],
+                "faults": [{"poll": 1, "http_status": 429, "retry_afer": 5}],
+            },
+            "scenario.faults[0].retry_afer",
+            "retry_after",
+        ),
+        ({"step": [{"status": "SUCCESS"}]}, "scenario.step", "steps"),
+        ({"steps": [{"Status": "SUCCESS"}]}, "scenario.steps[0].Status", "status"),
+        (
+            {"steps": [{"status": "SUCCESS"}], "faults": [{"poll": 1, "type": "drop_conection"}]},
+            "scenario.faults[0].type",
+            "drop_connection",
+        ),
+    ],
+)
+def test_near_miss_field_names_are_errors_that_say_what_was_meant(
+    doc: Any, field: str, meant: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(doc)
+    assert info.value.field == field
+    assert f"did you mean {meant}?" in info.value.problem
+
+
+def test_unknown_presets_suggest_the_near_miss() -> None:
+    with pytest.raises(ScenarioError, match=r"did you mean happy_path\?"):
+        resolve_scenario("happy_pth")
+
+
+def test_file_reports_name_the_file_and_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        "steps:\n"
+        "  - {status: PENDING}\n"
+        "  - status: SUCCESS\n"
+        "    run_id: -1\n"
+        "faults:\n"
+        "  - {poll: 0, http_status: 503}\n"
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_file(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:2: steps[0]: needs 'polls' or 'seconds' (only the last step may omit them)",
+        f"{path}:4: steps[1].run_id: must be a non-negative integer, got -1",
+        f"{path}:6: faults[0].poll: must be an integer >= 1, got 0",
+    ]
+    assert info.value.field == "steps[0]"  # the path no longer glued to the file name
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("steps:\n  - {status: PENDING\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_file(bad_yaml)
+    assert str(info.value).startswith(f"{bad_yaml}:3: is not valid YAML: ")
+    assert "<unicode string>" not in str(info.value)
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{"steps": [\n  {"status": "SUCCESS"},\n]}')
+    with pytest.raises(ScenarioError, match=r"bad\.json:3: is not valid JSON: Expecting value"):
+        load_scenario_file(bad_json)
+
+
+def test_file_warnings_carry_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("steps:\n  - {status: PENDING, polls: 1}\n  - {status: SUCESS}\n")
+    scenario, warnings = check_scenario_file(path)
+    assert [s.status for s in scenario.steps] == ["PENDING", "SUCESS"]
+    assert [w.describe("", "typo.yaml", "warning") for w in warnings] == [
+        'typo.yaml:3: warning: steps[1].status: "SUCESS" is a custom status, so the task '
+        "never finishes; did you mean SUCCESS?"
+    ]

@@ -14,7 +14,9 @@ from typing import Any, Literal, get_args
 import yaml
 
 from .errors import ScenarioError
-from .statuses import is_final
+from .problems import FieldPath, LineMap, Problem, plural
+from .spelling import closest
+from .statuses import DOCUMENTED_STATUSES, is_final
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_LATENCY_MS = 60_000.0
@@ -137,6 +139,34 @@ class Scenario:
 
 # --- parsing ---------------------------------------------------------------------------
 
+#: The most problems kept for one document; the rest are counted.
+MAX_PROBLEMS = 50
+
+
+class _Found:
+    """The problems found so far in one document: the first :data:`MAX_PROBLEMS`, and a count
+    of the rest."""
+
+    __slots__ = ("more", "problems")
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.more = 0
+
+    def add(self, path: FieldPath, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(path, message))
+        else:
+            self.more += 1
+
+    @property
+    def count(self) -> int:
+        return len(self.problems) + self.more
+
+    def raise_any(self, where: str) -> None:
+        if self.problems:
+            raise ScenarioError(where, self.problems, more=self.more)
+
 
 def _describe(value: Any) -> str:
     text = json.dumps(value, default=repr)
@@ -151,188 +181,241 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+def _guess(word: Any, known: Sequence[str]) -> str:
+    """``; did you mean X?`` for a string near one of ``known``, else nothing."""
+    guess = closest(word, known) if isinstance(word, str) else None
+    return f"; did you mean {guess}?" if guess else ""
+
+
+def _mapping(value: Any, path: FieldPath, found: _Found) -> Mapping[str, Any] | None:
     if not isinstance(value, Mapping):
-        raise ScenarioError(where, f"must be an object, got {_describe(value)}")
+        found.add(path, f"must be an object, got {_describe(value)}")
+        return None
     for key in value:
         if not isinstance(key, str):
-            raise ScenarioError(where, f"keys must be strings, got {_describe(key)}")
+            found.add(path, f"keys must be strings, got {_describe(key)}")
+            return None
     return value
 
 
-def _no_unknown(doc: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+def _no_unknown(
+    doc: Mapping[str, Any], allowed: Sequence[str], path: FieldPath, found: _Found
+) -> None:
     for key in doc:
         if key not in allowed:
-            raise ScenarioError(
-                f"{where}.{key}", f"unknown field; expected one of: {', '.join(allowed)}"
-            )
+            guess = _guess(key, [a for a in allowed if not a.startswith("$")])
+            found.add((*path, key), f"unknown field{guess} (expected one of: {', '.join(allowed)})")
 
 
-def _positive_int(value: Any, where: str, minimum: int = 1) -> int:
+def _positive_int(value: Any, path: FieldPath, found: _Found, minimum: int = 1) -> int | None:
     if not _is_int(value) or value < minimum:
-        raise ScenarioError(where, f"must be an integer >= {minimum}, got {_describe(value)}")
+        found.add(path, f"must be an integer >= {minimum}, got {_describe(value)}")
+        return None
     return int(value)
 
 
-def _ms(value: Any, where: str) -> float:
+def _ms(value: Any, path: FieldPath, found: _Found) -> float | None:
     if not _is_number(value) or value < 0 or value > MAX_LATENCY_MS:
-        raise ScenarioError(
-            where,
+        found.add(
+            path,
             f"must be a number of milliseconds from 0 to {MAX_LATENCY_MS:g}, "
             f"got {_describe(value)}",
         )
+        return None
     return float(value)
+
+
+_LATENCY_KINDS = ("fixed_ms", "uniform_ms", "lognormal")
+
+
+def _latency(value: Any, path: FieldPath, found: _Found) -> Latency | None:
+    if value is None:
+        return None
+    doc = _mapping(value, path, found)
+    if doc is None:
+        return None
+    _no_unknown(doc, _LATENCY_KINDS, path, found)
+    kinds = [k for k in _LATENCY_KINDS if k in doc]
+    if len(kinds) != 1:
+        found.add(path, "needs exactly one of fixed_ms, uniform_ms, lognormal")
+        return None
+    kind = kinds[0]
+    where = (*path, kind)
+    if kind == "fixed_ms":
+        ms = _ms(doc[kind], where, found)
+        return None if ms is None else Latency("fixed", ms)
+    if kind == "uniform_ms":
+        pair = doc[kind]
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            found.add(where, f"must be [lo, hi], got {_describe(pair)}")
+            return None
+        lo = _ms(pair[0], (*where, 0), found)
+        hi = _ms(pair[1], (*where, 1), found)
+        if lo is None or hi is None:
+            return None
+        if hi < lo:
+            found.add(where, f"hi ({hi:g}) is below lo ({lo:g})")
+            return None
+        return Latency("uniform", lo, hi)
+    ln = _mapping(doc[kind], where, found)
+    if ln is None:
+        return None
+    before = found.count
+    _no_unknown(ln, ("median_ms", "sigma"), where, found)
+    median = None
+    if "median_ms" not in ln:
+        found.add((*where, "median_ms"), "is required")
+    else:
+        median = _ms(ln["median_ms"], (*where, "median_ms"), found)
+    sigma = ln.get("sigma", 0.5)
+    if not _is_number(sigma) or not 0 <= sigma <= 5:
+        found.add((*where, "sigma"), f"must be a number from 0 to 5, got {_describe(sigma)}")
+    if median is None or found.count > before:
+        return None
+    return Latency("lognormal", median, float(sigma))
 
 
 def parse_latency(value: Any, where: str = "latency") -> Latency | None:
     """Parse ``{"fixed_ms": N}``, ``{"uniform_ms": [lo, hi]}`` or
-    ``{"lognormal": {"median_ms": M, "sigma": S}}``; ``None`` means no added latency."""
-    if value is None:
-        return None
-    doc = _mapping(value, where)
-    kinds = [k for k in ("fixed_ms", "uniform_ms", "lognormal") if k in doc]
-    _no_unknown(doc, ("fixed_ms", "uniform_ms", "lognormal"), where)
-    if len(kinds) != 1:
-        raise ScenarioError(where, "needs exactly one of fixed_ms, uniform_ms, lognormal")
-    kind = kinds[0]
-    if kind == "fixed_ms":
-        return Latency("fixed", _ms(doc[kind], f"{where}.fixed_ms"))
-    if kind == "uniform_ms":
-        pair = doc[kind]
-        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
-            raise ScenarioError(f"{where}.uniform_ms", f"must be [lo, hi], got {_describe(pair)}")
-        lo = _ms(pair[0], f"{where}.uniform_ms[0]")
-        hi = _ms(pair[1], f"{where}.uniform_ms[1]")
-        if hi < lo:
-            raise ScenarioError(f"{where}.uniform_ms", f"hi ({hi:g}) is below lo ({lo:g})")
-        return Latency("uniform", lo, hi)
-    ln = _mapping(doc[kind], f"{where}.lognormal")
-    _no_unknown(ln, ("median_ms", "sigma"), f"{where}.lognormal")
-    if "median_ms" not in ln:
-        raise ScenarioError(f"{where}.lognormal.median_ms", "is required")
-    median = _ms(ln["median_ms"], f"{where}.lognormal.median_ms")
-    sigma = ln.get("sigma", 0.5)
-    if not _is_number(sigma) or not 0 <= sigma <= 5:
-        raise ScenarioError(
-            f"{where}.lognormal.sigma", f"must be a number from 0 to 5, got {_describe(sigma)}"
-        )
-    return Latency("lognormal", median, float(sigma))
+    ``{"lognormal": {"median_ms": M, "sigma": S}}``; ``None`` means no added latency.
+    Raises :class:`ScenarioError` with every problem, under ``where``."""
+    found = _Found()
+    latency = _latency(value, (), found)
+    found.raise_any(where)
+    return latency
 
 
 _FAULT_FIELDS = ("poll", "probability", "type", "http_status", "retry_after", "body")
 
 
-def parse_fault(value: Any, where: str) -> Fault:
-    """Parse one entry of ``faults``."""
-    doc = _mapping(value, where)
-    _no_unknown(doc, _FAULT_FIELDS, where)
+def _fault(value: Any, path: FieldPath, found: _Found) -> Fault | None:
+    doc = _mapping(value, path, found)
+    if doc is None:
+        return None
+    before = found.count
+    _no_unknown(doc, _FAULT_FIELDS, path, found)
     ftype = doc.get("type", "http_error")
-    if ftype not in FAULT_TYPES:
-        raise ScenarioError(
-            f"{where}.type", f"must be one of {', '.join(FAULT_TYPES)}, got {_describe(ftype)}"
+    type_ok = ftype in FAULT_TYPES
+    if not type_ok:
+        found.add(
+            (*path, "type"),
+            f"must be one of {', '.join(FAULT_TYPES)}, got {_describe(ftype)}"
+            + _guess(ftype, FAULT_TYPES),
         )
     if ("poll" in doc) == ("probability" in doc):
-        raise ScenarioError(where, "needs exactly one of 'poll' (request numbers) or 'probability'")
+        found.add(path, "needs exactly one of 'poll' (request numbers) or 'probability'")
     polls: frozenset[int] = frozenset()
     probability: float | None = None
     if "poll" in doc:
         raw = doc["poll"]
-        items = raw if isinstance(raw, list) else [raw]
-        if not items:
-            raise ScenarioError(f"{where}.poll", "must not be empty")
-        polls = frozenset(_positive_int(p, f"{where}.poll") for p in items)
-    else:
+        if isinstance(raw, list):
+            if not raw:
+                found.add((*path, "poll"), "must not be empty")
+            items = [((*path, "poll", i), p) for i, p in enumerate(raw)]
+        else:
+            items = [((*path, "poll"), raw)]
+        numbers = [_positive_int(p, where, found) for where, p in items]
+        polls = frozenset(n for n in numbers if n is not None)
+    if "probability" in doc:
         p = doc["probability"]
         if not _is_number(p) or not 0 <= p <= 1:
-            raise ScenarioError(
-                f"{where}.probability", f"must be a number from 0 to 1, got {_describe(p)}"
-            )
-        probability = float(p)
-    if ftype == "http_error":
-        if "http_status" not in doc:
-            raise ScenarioError(f"{where}.http_status", "is required for an http_error fault")
-        low = 400
-    else:
-        low = 200
+            found.add((*path, "probability"), f"must be a number from 0 to 1, got {_describe(p)}")
+        else:
+            probability = float(p)
+    low = 400 if ftype == "http_error" else 200
     status = doc.get("http_status", 200)
-    if not _is_int(status) or not low <= status <= 599:
-        raise ScenarioError(
-            f"{where}.http_status", f"must be an integer from {low} to 599, got {_describe(status)}"
-        )
+    if "http_status" in doc:
+        if not _is_int(status) or not low <= status <= 599:
+            found.add(
+                (*path, "http_status"),
+                f"must be an integer from {low} to 599, got {_describe(status)}",
+            )
+    elif ftype == "http_error":
+        found.add((*path, "http_status"), "is required for an http_error fault")
     retry_after = doc.get("retry_after")
     if retry_after is not None and (not _is_number(retry_after) or not 0 <= retry_after <= 86_400):
-        raise ScenarioError(
-            f"{where}.retry_after",
+        found.add(
+            (*path, "retry_after"),
             f"must be a number of seconds from 0 to 86400, got {_describe(retry_after)}",
         )
     body = doc.get("body")
-    if body is not None and ftype != "http_error":
-        raise ScenarioError(f"{where}.body", "is only allowed on http_error faults")
+    if body is not None and type_ok and ftype != "http_error":
+        found.add((*path, "body"), "is only allowed on http_error faults")
+    if found.count > before:
+        return None
     return Fault(ftype, polls, probability, int(status), retry_after, body)
+
+
+def parse_fault(value: Any, where: str) -> Fault:
+    """Parse one entry of ``faults``; raises :class:`ScenarioError` with every problem."""
+    found = _Found()
+    fault = _fault(value, (), found)
+    found.raise_any(where)
+    assert fault is not None
+    return fault
 
 
 _STEP_FIELDS = ("status", "polls", "seconds", "run_id", "message", "exception_reason", "extra")
 _RESERVED = ("status", "run_id", "message", "exception_reason")
 
 
-def parse_step(value: Any, where: str, last: bool) -> Step:
-    """Parse one entry of ``steps``; ``last`` says whether it is the final, endless one."""
-    doc = _mapping(value, where)
-    _no_unknown(doc, _STEP_FIELDS, where)
+def _step(value: Any, path: FieldPath, last: bool, found: _Found) -> Step | None:
+    doc = _mapping(value, path, found)
+    if doc is None:
+        return None
+    before = found.count
+    _no_unknown(doc, _STEP_FIELDS, path, found)
     status = doc.get("status")
-    if not isinstance(status, str) or not status.strip() or len(status) > 100:
-        raise ScenarioError(
-            f"{where}.status",
+    status_ok = isinstance(status, str) and bool(status.strip()) and len(status) <= 100
+    if not status_ok:
+        found.add(
+            (*path, "status"),
             f"must be a non-empty string of at most 100 characters, got {_describe(status)}",
         )
     polls = seconds = None
     if "polls" in doc:
-        polls = _positive_int(doc["polls"], f"{where}.polls")
+        polls = _positive_int(doc["polls"], (*path, "polls"), found)
     if "seconds" in doc:
         s = doc["seconds"]
         if not _is_number(s) or not 0 < s <= MAX_STEP_SECONDS:
-            raise ScenarioError(
-                f"{where}.seconds", f"must be a number > 0 (at most 10 years), got {_describe(s)}"
+            found.add(
+                (*path, "seconds"), f"must be a number > 0 (at most 10 years), got {_describe(s)}"
             )
-        seconds = float(s)
-    if polls is not None and seconds is not None:
-        raise ScenarioError(where, "has both 'polls' and 'seconds'; give one")
-    if last and (polls is not None or seconds is not None):
-        raise ScenarioError(
-            where,
+        else:
+            seconds = float(s)
+    timed = "polls" in doc or "seconds" in doc
+    if "polls" in doc and "seconds" in doc:
+        found.add(path, "has both 'polls' and 'seconds'; give one")
+    elif last and timed:
+        found.add(
+            path,
             "is the last step, which holds for ever; remove 'polls'/'seconds' "
             "or add a step after it",
         )
     if not last:
-        if polls is None and seconds is None:
-            raise ScenarioError(
-                where, "needs 'polls' or 'seconds' (only the last step may omit them)"
-            )
-        if is_final(status):
-            raise ScenarioError(
-                f"{where}.status",
+        if not timed:
+            found.add(path, "needs 'polls' or 'seconds' (only the last step may omit them)")
+        if status_ok and isinstance(status, str) and is_final(status):
+            found.add(
+                (*path, "status"),
                 f"{status} is final and may only be the last step's status (a final status "
                 "never changes)",
             )
     run_id = doc.get("run_id")
     if run_id is not None and (not _is_int(run_id) or not 0 <= run_id < 2**63):
-        raise ScenarioError(
-            f"{where}.run_id", f"must be a non-negative integer, got {_describe(run_id)}"
-        )
+        found.add((*path, "run_id"), f"must be a non-negative integer, got {_describe(run_id)}")
     message = doc.get("message")
     if message is not None and not isinstance(message, (str, Mapping)):
-        raise ScenarioError(
-            f"{where}.message", f"must be a string or an object, got {_describe(message)}"
-        )
+        found.add((*path, "message"), f"must be a string or an object, got {_describe(message)}")
     reason = doc.get("exception_reason")
     if reason is not None and not isinstance(reason, str):
-        raise ScenarioError(
-            f"{where}.exception_reason", f"must be a string, got {_describe(reason)}"
-        )
-    extra = _mapping(doc.get("extra", {}), f"{where}.extra")
-    for key in extra:
+        found.add((*path, "exception_reason"), f"must be a string, got {_describe(reason)}")
+    extra = _mapping(doc.get("extra", {}), (*path, "extra"), found)
+    for key in extra or ():
         if key in _RESERVED:
-            raise ScenarioError(f"{where}.extra.{key}", f"set '{key}' on the step itself")
+            found.add((*path, "extra", key), f"set '{key}' on the step itself")
+    if found.count > before or not isinstance(status, str):
+        return None
     return Step(
         status,
         polls,
@@ -340,66 +423,145 @@ def parse_step(value: Any, where: str, last: bool) -> Step:
         run_id,
         dict(message) if isinstance(message, Mapping) else message,
         reason,
-        dict(extra),
+        dict(extra or {}),
     )
+
+
+def parse_step(value: Any, where: str, last: bool) -> Step:
+    """Parse one entry of ``steps``; ``last`` says whether it is the final, endless one.
+    Raises :class:`ScenarioError` with every problem."""
+    found = _Found()
+    step = _step(value, (), last, found)
+    found.raise_any(where)
+    assert step is not None
+    return step
 
 
 _SCENARIO_FIELDS = ("steps", "faults", "latency", "seed", "name", "description", "$schema")
 
 
-def parse_scenario(value: Any, where: str = "scenario") -> Scenario:
-    """Validate a scenario document and build a :class:`Scenario`.
-
-    Raises :class:`ScenarioError` naming the field (``scenario.steps[1].polls``) and the fix.
-    """
-    doc = _mapping(value, where)
-    _no_unknown(doc, _SCENARIO_FIELDS, where)
+def _scenario(value: Any, found: _Found) -> Scenario | None:
+    doc = _mapping(value, (), found)
+    if doc is None:
+        return None
+    _no_unknown(doc, _SCENARIO_FIELDS, (), found)
     raw_steps = doc.get("steps")
+    steps: list[Step | None] = []
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise ScenarioError(f"{where}.steps", "must be a non-empty list of steps")
-    if len(raw_steps) > MAX_STEPS:
-        raise ScenarioError(f"{where}.steps", f"has {len(raw_steps)} steps; at most {MAX_STEPS}")
-    n = len(raw_steps)
-    steps = tuple(
-        parse_step(s, f"{where}.steps[{i}]", last=(i == n - 1)) for i, s in enumerate(raw_steps)
-    )
+        found.add(("steps",), "must be a non-empty list of steps")
+    elif len(raw_steps) > MAX_STEPS:
+        found.add(("steps",), f"has {plural(len(raw_steps), 'step')}; at most {MAX_STEPS}")
+    else:
+        n = len(raw_steps)
+        steps = [_step(s, ("steps", i), i == n - 1, found) for i, s in enumerate(raw_steps)]
     raw_faults = doc.get("faults", [])
+    faults: list[Fault | None] = []
     if not isinstance(raw_faults, list):
-        raise ScenarioError(f"{where}.faults", "must be a list")
-    if len(raw_faults) > MAX_FAULTS:
-        raise ScenarioError(
-            f"{where}.faults", f"has {len(raw_faults)} faults; at most {MAX_FAULTS}"
-        )
-    faults = tuple(parse_fault(f, f"{where}.faults[{i}]") for i, f in enumerate(raw_faults))
-    latency = parse_latency(doc.get("latency"), f"{where}.latency")
+        found.add(("faults",), "must be a list")
+    elif len(raw_faults) > MAX_FAULTS:
+        found.add(("faults",), f"has {plural(len(raw_faults), 'fault')}; at most {MAX_FAULTS}")
+    else:
+        faults = [_fault(f, ("faults", i), found) for i, f in enumerate(raw_faults)]
+    latency = _latency(doc.get("latency"), ("latency",), found)
     seed = doc.get("seed")
     if seed is not None and not _is_int(seed):
-        raise ScenarioError(f"{where}.seed", f"must be an integer, got {_describe(seed)}")
+        found.add(("seed",), f"must be an integer, got {_describe(seed)}")
     name = doc.get("name")
     description = doc.get("description")
     for key, v in (("name", name), ("description", description)):
         if v is not None and not isinstance(v, str):
-            raise ScenarioError(f"{where}.{key}", f"must be a string, got {_describe(v)}")
-    return Scenario(steps, faults, latency, seed, name, description)
+            found.add((key,), f"must be a string, got {_describe(v)}")
+    if found.count:
+        return None
+    return Scenario(
+        tuple(s for s in steps if s is not None),
+        tuple(f for f in faults if f is not None),
+        latency,
+        seed,
+        name,
+        description,
+    )
+
+
+def parse_scenario(value: Any, where: str = "scenario") -> Scenario:
+    """Validate a scenario document and build a :class:`Scenario`.
+
+    Raises :class:`ScenarioError` listing every problem, each naming the field under
+    ``where`` (``scenario.steps[1].polls``) and the fix.
+    """
+    found = _Found()
+    scenario = _scenario(value, found)
+    found.raise_any(where)
+    assert scenario is not None
+    return scenario
+
+
+def scenario_warnings(scenario: Scenario) -> tuple[Problem, ...]:
+    """What is legal but probably a typo: a custom status a small edit (or a change of case)
+    away from a documented one. A task never finishes on a custom status."""
+    out: list[Problem] = []
+    last = len(scenario.steps) - 1
+    for i, step in enumerate(scenario.steps):
+        if step.status in DOCUMENTED_STATUSES:
+            continue
+        guess = closest(step.status, DOCUMENTED_STATUSES)
+        if guess is None:
+            continue
+        why = "so the task never finishes" if i == last else "which clients treat as still running"
+        out.append(
+            Problem(
+                ("steps", i, "status"),
+                f"{_describe(step.status)} is a custom status, {why}; did you mean {guess}?",
+                warning=True,
+            )
+        )
+    return tuple(out)
 
 
 # --- presets and files ------------------------------------------------------------------
 
 
-def load_document(path: Path) -> Any:
-    """Read a YAML or JSON file with a safe loader."""
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
+    """A one-line description of a YAML error, and its line (PyYAML's own text names the
+    source ``<unicode string>``)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        text = exc.problem or exc.context or "cannot be parsed"
+        if exc.problem and exc.context:
+            cm = exc.context_mark
+            text += f" ({exc.context}" + (f" at line {cm.line + 1})" if cm else ")")
+        return text, None if mark is None else mark.line + 1
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"{exc.reason} (character {exc.position})", None
+    return type(exc).__name__, None
+
+
+def read_document(path: Path) -> tuple[str, Any]:
+    """A YAML or JSON file's text and its contents, read with a safe loader. Raises
+    :class:`ScenarioError` located in the file (``FILE:LINE: is not valid YAML: ...``)."""
+    file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(str(path), f"cannot be read: {exc}") from None
+        raise ScenarioError("", f"cannot be read: {exc}", file=file) from None
+    kind = "JSON" if path.suffix == ".json" else "YAML"
+    line: int | None = None
     try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ScenarioError(
-            str(path), f"is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
-        ) from None
+        if kind == "JSON":
+            return text, json.loads(text)
+        return text, yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        problem, line = f"{exc.msg} (column {exc.colno})", exc.lineno
+    except yaml.YAMLError as exc:
+        problem, line = _yaml_problem(exc)
+    except (ValueError, RecursionError):
+        problem = "nested too deeply" if kind == "YAML" else "cannot be decoded"
+    raise ScenarioError("", [Problem((), f"is not valid {kind}: {problem}", line=line)], file=file)
+
+
+def load_document(path: Path) -> Any:
+    """Read a YAML or JSON file with a safe loader."""
+    return read_document(path)[1]
 
 
 def preset_names() -> list[str]:
@@ -411,8 +573,10 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> Scenario:
     """A shipped preset by name, parsed once and shared by every task that runs it."""
     if not _PRESET_NAME.match(name) or not (PRESET_DIR / f"{name}.yaml").is_file():
+        guess = _guess(name, preset_names())
         raise ScenarioError(
-            "scenario", f"no preset named {_describe(name)}; presets: {', '.join(preset_names())}"
+            "scenario",
+            f"no preset named {_describe(name)}{guess} (presets: {', '.join(preset_names())})",
         )
     path = PRESET_DIR / f"{name}.yaml"
     scenario = parse_scenario(load_document(path), where=f"preset {name}")
@@ -423,10 +587,29 @@ def _with_name(s: Scenario, name: str) -> Scenario:
     return Scenario(s.steps, s.faults, s.latency, s.seed, name, s.description)
 
 
+def check_scenario_file(path: str | Path) -> tuple[Scenario, tuple[Problem, ...]]:
+    """A scenario from a YAML or JSON file, and its warnings, located in the file. Raises
+    :class:`ScenarioError` with every error, each ``FILE:LINE: field: problem``."""
+    p = Path(path)
+    text, doc = read_document(p)
+    try:
+        scenario = parse_scenario(doc, where="")
+    except ScenarioError as exc:
+        located = sorted(LineMap.of(text).locate(exc.problems), key=lambda x: x.line or 0)
+        raise ScenarioError("", located, file=str(p), more=exc.more) from None
+    warnings = scenario_warnings(scenario)
+    return scenario, LineMap.of(text).locate(warnings) if warnings else ()
+
+
 def load_scenario_file(path: str | Path) -> Scenario:
     """A scenario from a YAML or JSON file."""
-    p = Path(path)
-    return parse_scenario(load_document(p), where=str(p))
+    return check_scenario_file(path)[0]
+
+
+def is_file_spec(spec: str) -> bool:
+    """Whether a scenario named by a string is a file (``.yaml``, ``.yml``, ``.json`` or a path
+    with a ``/``) rather than a preset."""
+    return spec.endswith((".yaml", ".yml", ".json")) or "/" in spec
 
 
 def resolve_scenario(spec: Any, *, allow_files: bool = False) -> Scenario:
@@ -434,7 +617,7 @@ def resolve_scenario(spec: Any, *, allow_files: bool = False) -> Scenario:
     if isinstance(spec, Scenario):
         return spec
     if isinstance(spec, str):
-        if allow_files and (spec.endswith((".yaml", ".yml", ".json")) or "/" in spec):
+        if allow_files and is_file_spec(spec):
             return load_scenario_file(spec)
         return load_preset(spec)
     return parse_scenario(spec)

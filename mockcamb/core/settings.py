@@ -7,7 +7,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import ConfigError, ScenarioError
+from .problems import plural
 from .scenario import (
+    MAX_PROBLEMS,
     Fault,
     Latency,
     Scenario,
@@ -15,7 +17,9 @@ from .scenario import (
     parse_fault,
     parse_latency,
     resolve_scenario,
+    scenario_warnings,
 )
+from .spelling import closest
 
 UNKNOWN_TASK_POLICIES = ("404", "auto")
 SETTING_FIELDS = (
@@ -74,14 +78,33 @@ def _int_field(doc: Mapping[str, Any], name: str, lo: int, hi: int) -> int:
     return value
 
 
+def _faults(docs: list[Any]) -> tuple[Fault, ...]:
+    """``settings.faults``, with the problems of every bad fault (the first few dozen)."""
+    parsed: list[Fault] = []
+    problems: list[str] = []
+    for i, doc in enumerate(docs):
+        try:
+            parsed.append(parse_fault(doc, f"settings.faults[{i}]"))
+        except ScenarioError as exc:
+            problems.extend(exc.lines())
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        tail = [f"settings.faults: and {plural(more, 'more problem')}"] if more > 0 else []
+        raise ConfigError("\n".join(problems[:MAX_PROBLEMS] + tail))
+    return tuple(parsed)
+
+
 def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> Settings:
     """Return ``base`` with the fields named in ``doc`` changed; unknown fields are errors."""
     if not isinstance(doc, Mapping):
         raise ConfigError("settings: must be a JSON object")
     for key in doc:
         if key not in SETTING_FIELDS:
+            guess = closest(key, SETTING_FIELDS) if isinstance(key, str) else None
+            hint = f" did you mean {guess}?" if guess else ""
             raise ConfigError(
-                f"settings.{key}: unknown setting; expected one of: {', '.join(SETTING_FIELDS)}"
+                f"settings.{key}: unknown setting;{hint} expected one of: "
+                f"{', '.join(SETTING_FIELDS)}"
             )
     changes: dict[str, Any] = {}
     try:
@@ -108,18 +131,19 @@ def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> S
                 )
             changes["unknown_task"] = policy
         if "default_scenario" in doc:
-            changes["default_scenario"] = resolve_scenario(
-                doc["default_scenario"], allow_files=allow_files
-            )
+            try:
+                changes["default_scenario"] = resolve_scenario(
+                    doc["default_scenario"], allow_files=allow_files
+                )
+            except ScenarioError as exc:
+                raise ConfigError(exc.within("settings.default_scenario")) from None
         if "latency" in doc:
             changes["latency"] = parse_latency(doc["latency"], "settings.latency")
         if "faults" in doc:
             faults = doc["faults"]
             if not isinstance(faults, list) or len(faults) > 1000:
                 raise ConfigError("settings.faults: must be a list of at most 1000 faults")
-            changes["faults"] = tuple(
-                parse_fault(f, f"settings.faults[{i}]") for i, f in enumerate(faults)
-            )
+            changes["faults"] = _faults(faults)
         if "seed" in doc:
             changes["seed"] = _int_field(doc, "seed", -(2**63), 2**63 - 1)
         if "journal_size" in doc:
@@ -137,9 +161,17 @@ def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> S
                     f"settings.finished_ttl: must be null or seconds >= 0, got {ttl!r}"
                 )
             changes["finished_ttl"] = None if ttl is None else float(ttl)
-    except ScenarioError as exc:
-        field_name = exc.field if exc.field.startswith("settings") else f"settings.{exc.field}"
-        if exc.field.startswith("scenario"):
-            field_name = "settings.default_scenario" + exc.field[len("scenario") :]
-        raise ConfigError(f"{field_name}: {exc.problem}") from None
+    except ScenarioError as exc:  # latency and faults, parsed under their settings.* names
+        raise ConfigError(str(exc)) from None
     return replace(base, **changes)
+
+
+def settings_warnings(doc: Mapping[str, Any], settings: Settings) -> list[str]:
+    """The warnings of a change ``doc`` that :func:`update_settings` accepted into
+    ``settings``: a near-miss status in the default scenario it set."""
+    if "default_scenario" not in doc:
+        return []
+    return [
+        p.describe("settings.default_scenario")
+        for p in scenario_warnings(settings.default_scenario)
+    ]

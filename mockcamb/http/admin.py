@@ -14,7 +14,8 @@ from ..core.bodies import json_body
 from ..core.emulator import check_task_id
 from ..core.errors import ConfigError
 from ..core.routes import family
-from ..core.scenario import load_preset, parse_scenario, preset_names
+from ..core.scenario import Scenario, load_preset, parse_scenario, preset_names, scenario_warnings
+from ..core.settings import settings_warnings
 from .auth import check_admin_token
 from .wsgi import ADMIN_PREFIX, emulator, json_error
 
@@ -64,7 +65,8 @@ def admin_create_task() -> tuple[dict[str, Any], int]:
         check_task_id(task_id)
     emu = emulator()
     task = emu.create_task(kind, task_id, doc.get("scenario"))
-    return emu.snapshot(task), 201
+    named = doc.get("scenario") is not None
+    return {**emu.snapshot(task), "warnings": _warnings(task.scenario) if named else []}, 201
 
 
 @admin.get("/tasks")
@@ -122,7 +124,9 @@ def admin_get_settings() -> dict[str, Any]:
 
 @admin.put("/settings")
 def admin_put_settings() -> dict[str, Any]:
-    return emulator().configure(_body()).to_dict()
+    doc = _body()
+    settings = emulator().configure(doc)
+    return {**settings.to_dict(), "warnings": settings_warnings(doc, settings)}
 
 
 @admin.post("/reset")
@@ -138,7 +142,13 @@ def admin_presets() -> dict[str, Any]:
 
 @admin.post("/scenarios/validate")
 def admin_validate() -> dict[str, Any]:
-    return {"valid": True, "scenario": parse_scenario(_body()).to_dict()}
+    scenario = parse_scenario(_body())
+    return {"valid": True, "scenario": scenario.to_dict(), "warnings": _warnings(scenario)}
+
+
+def _warnings(scenario: Scenario) -> list[str]:
+    """A scenario's warnings (near-miss statuses), ``scenario.steps[1].status: ...``."""
+    return [p.describe("scenario") for p in scenario_warnings(scenario)]
 
 
 __all__ = ["admin"]

@@ -45,11 +45,14 @@ class Built:
     store: str
 
 
-def read_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The --config file's contents; its store settings fill in what the options left out."""
+def read_config(
+    args: argparse.Namespace, on_warning: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """The --config file's contents; its store settings fill in what the options left out.
+    Its warnings (near-miss statuses in its scenarios) go to ``on_warning``."""
     from ..core.config import load_config
 
-    config = load_config(args.config) if args.config else {}
+    config = load_config(args.config, on_warning=on_warning) if args.config else {}
     if args.store is None:
         args.store = config.get("store")
     if args.store_prefix is None:
@@ -107,7 +110,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run ``mockcamb serve``: 0 when stopped by a signal, 1 if a worker died, 2 when the
     port cannot be had (bad options raise :class:`MockCambError`)."""
     rebuild = functools.partial(app_from_args, copy.copy(args))  # before read_config fills it
-    config = read_config(args)
+    config = read_config(args, lambda line: print(f"mockcamb: {line}", file=sys.stderr))
     host = args.host or config.get("host") or "127.0.0.1"
     port = args.port if args.port is not None else config.get("port", 8080)
     _check_options(args, port)
