@@ -141,4 +141,37 @@ def create_problems(
     return problems
 
 
-__all__ = ["NOT_JSON", "create_problems", "json_body"]
+
+
+
+_EXAMPLES: Final[dict[str, Any]] = {
+    "string": "hello",
+    "integer": 1,
+    "number": 3.0,
+    "boolean": True,
+    "object": {},
+    "integer_list": [76],
+    "string_list": ["Hello, world."],
+    "language": 1,
+    "language_list": [76],
+}
+
+
+def example_request(family: Family) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A minimal valid create request for ``family``: its required fields with example
+    values, and the names of the files to upload (for docs, samples and tests)."""
+    fields: dict[str, Any] = {}
+    files: list[str] = []
+    wanted = {f.name for f in family.fields if f.required}
+    wanted |= {group[0] for group in family.one_of}
+    for field in family.fields:
+        if field.name not in wanted:
+            continue
+        if field.type == "file":
+            files.append(field.name)
+        elif field.name.endswith("_url"):
+            fields[field.name] = "https://example.invalid/media.mp4"
+        else:
+            fields[field.name] = _EXAMPLES[field.type]
+    return fields, tuple(files)
+__all__ = ["NOT_JSON", "create_problems", "example_request", "json_body"]
