@@ -357,3 +357,43 @@ def test_a_path_nothing_is_close_to_gets_a_plain_404(
 ) -> None:
     r = http.get(f"{server.url}/apis/quux/zzz")
     assert r.status_code == 404 and r.json() == {"detail": "No route GET /apis/quux/zzz"}
+
+
+@pytest.mark.parametrize("task_id", ["undefined", "null", "None", "NaN"])
+def test_a_placeholder_task_id_says_the_client_sent_none(
+    server: Server, http: requests.Session, task_id: str
+) -> None:
+    r = http.get(f"{server.base_url}/dub/{task_id}")
+    assert r.status_code == 404
+    assert f"the client sent no task id (got {task_id!r})" in r.json()["detail"]
+
+
+def test_a_run_id_polled_as_a_task_id_is_named(
+    server: Server, http: requests.Session, emu: Emulator
+) -> None:
+    emu.create_task("story", "s1", "instant_success")
+    run_id = http.get(f"{server.base_url}/story/s1").json()["run_id"]
+    r = http.get(f"{server.base_url}/story/{run_id}")
+    assert r.status_code == 404
+    assert r.json()["detail"] == (
+        f"No story task with id '{run_id}': {run_id} is the run id of story task 's1': poll "
+        f"with the task_id; its result is at /apis/story-result/{run_id}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "hint"),
+    [
+        ("/apis/transcription/x", "did you mean GET /apis/transcribe/{task_id}?"),
+        ("/apis/translation/x", "did you mean GET /apis/translate/{task_id}?"),
+        ("/apis/dubbing/x", "did you mean GET /apis/dub/{task_id}?"),
+        ("/apis/end_to_end_dubbing/x", "it is /apis/dub/x now"),
+        ("/apis/tts_result/7", "it is /apis/tts-result/7 now"),
+        ("/apis/create_transcription/x", "it is /apis/transcribe/x now"),
+    ],
+)
+def test_near_misses_of_every_family_name_the_route(
+    server: Server, http: requests.Session, path: str, hint: str
+) -> None:
+    r = http.get(f"{server.url}{path}")
+    assert r.status_code == 404 and r.json()["detail"].endswith(hint), r.json()

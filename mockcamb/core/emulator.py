@@ -20,9 +20,9 @@ from .clock import Clock, ManualClock, wall_time
 from .errors import ConfigError
 from .families import Result
 from .faults import fault_reply
-from .hints import route_hint
+from .hints import placeholder_hint, route_hint
 from .replies import Reply, error_reply
-from .routes import allowed_methods, family
+from .routes import API_PREFIX, allowed_methods, family
 from .scenario import Fault, Scenario, Step, resolve_scenario
 from .settings import Settings, update_settings
 from .statuses import SUCCESS, is_final
@@ -586,7 +586,7 @@ class Emulator:
                 )
                 if p is None:
                     now = store.now()
-                    reply = error_reply(404, f"No {kind} task with id {shorten(task_id)!r}")
+                    reply = error_reply(404, _no_task(store, kind, task_id))
                 else:
                     task = p.task
                     now = p.now
@@ -853,3 +853,20 @@ def _no_route(method: str, path: str) -> Reply:
     hint = route_hint(method, path)
     detail = f"No route {method} {shorten(path)}"
     return error_reply(404, f"{detail}; {hint}" if hint else detail)
+
+
+def _no_task(store: Store, kind: str, task_id: str) -> str:
+    """The 404 of a poll for a task that does not exist, with what was probably meant: a
+    client-side placeholder instead of an id, or a run id where the task id belongs."""
+    detail = f"No {kind} task with id {shorten(task_id)!r}"
+    hint = placeholder_hint(task_id)
+    if hint is None and task_id.isascii() and task_id.isdigit() and len(task_id) <= 18:
+        run = store.run_task(int(task_id))
+        if run is not None:
+            results = family(run.kind).results
+            where = f"; its result is at {API_PREFIX}{results[0].path}" if results else ""
+            hint = (
+                f"{task_id} is the run id of {run.kind} task {shorten(run.task_id)!r}: poll "
+                f"with the task_id{where.replace('{run_id}', task_id)}"
+            )
+    return f"{detail}: {hint}" if hint else detail
