@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-
 from _serve import serve
 
 ROOT = Path(__file__).resolve().parent.parent
