@@ -10,6 +10,7 @@ module; each example starts from a reset emulator with three sentinel tasks.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import string
 import uuid
@@ -26,6 +27,8 @@ from hypothesis import strategies as st
 
 from mockcamb.core.clock import ManualClock
 from mockcamb.core.emulator import Emulator
+from mockcamb.core.families import FAMILIES
+from mockcamb.core.routes import API_PREFIX, KINDS, ROUTES
 from mockcamb.core.scenario import preset_names
 from mockcamb.core.settings import SETTING_FIELDS, Settings
 from mockcamb.core.statuses import FINAL_STATUSES
@@ -196,7 +199,7 @@ HEADER_NAME = st.from_regex(r"\A[A-Za-z][A-Za-z0-9\-]{0,24}\Z").filter(
     lambda n: n.lower() not in ("content-length", "transfer-encoding", "host", "connection")
 )
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "PROPFIND", "X")
-KIND_VALUES = st.sampled_from(["story", "project-setup", "", "STORY", "other", "story/"])
+KIND_VALUES = st.sampled_from([*KINDS, "", "STORY", "other", "story/"])
 JUNK_TEXT = st.text(max_size=40)
 SEGMENT = st.one_of(
     st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=20),
@@ -275,6 +278,15 @@ def settings_docs(draw: st.DrawFn) -> JsonValue:
     return doc
 
 
+#: The create paths with a JSON body, and the bulk results paths (no placeholders in either).
+JSON_CREATES = {
+    API_PREFIX + f.create: f for f in FAMILIES if f.body == "json" and "{" not in f.create
+}
+FORM_FIELDS = sorted({f.name for fam in FAMILIES if fam.body == "multipart" for f in fam.fields})
+FILE_FIELDS = sorted({f.name for fam in FAMILIES for f in fam.fields if f.type == "file"})
+BULK_PATHS = frozenset(API_PREFIX + r.path for r in ROUTES if r.action == "bulk")
+
+
 def body_for(path: str, draw: st.DrawFn) -> JsonValue:
     """A JSON body shaped for ``path`` (so deeper code runs), or random JSON."""
     if draw(st.integers(0, 3)) == 0:
@@ -300,24 +312,25 @@ def body_for(path: str, draw: st.DrawFn) -> JsonValue:
         return draw(settings_docs())
     if path == "/__admin/scenarios/validate":
         return draw(scenario_docs())
-    if path == "/apis/project-setup":
+    family = JSON_CREATES.get(path)
+    if family is not None:  # each field plausible, junk or missing
         return {
-            "media_url": draw(st.one_of(JUNK_TEXT, json_values(2))),
-            "source_language": draw(st.one_of(st.integers(), JUNK_TEXT, json_values(2))),
-            "target_languages": draw(
-                st.one_of(st.lists(st.integers(), max_size=3), json_values(3))
-            ),
+            f.name: draw(st.one_of(st.integers(), JUNK_TEXT, json_values(2)))
+            for f in family.fields
+            if draw(st.integers(0, 2))
+        }
+    if path in BULK_PATHS:
+        return {
+            "run_ids": draw(st.one_of(st.lists(st.integers(0, 2000), max_size=4), json_values(2)))
         }
     return draw(json_values())
 
 
+#: Every route of the route table (each placeholder filled by a fuzzed segment), then the
+#: paths around them.
+ROUTE_PATHS = tuple(dict.fromkeys(re.sub(r"\{\w+\}", "{id}", API_PREFIX + r.path) for r in ROUTES))
 PATHS = (
-    "/apis/story/{id}",
-    "/apis/project-setup/{id}",
-    "/apis/story",
-    "/apis/project-setup",
-    "/apis/story-result/{id}",
-    "/apis/project-setup-result/{id}",
+    *ROUTE_PATHS,
     "/apis/{id}",
     "/apis",
     "/apis/",
@@ -401,13 +414,13 @@ def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
     elif shape == 5:
         form = draw(
             st.dictionaries(
-                st.sampled_from(["source_language", "title", "narrator_voice_id", "x"]),
+                st.sampled_from([*FORM_FIELDS, "x"]),
                 st.one_of(JUNK_TEXT, st.integers().map(str)),
                 max_size=3,
             )
         )
         if draw(st.booleans()):
-            files = {"file": ("a.wav", draw(st.binary(max_size=50)))}
+            files = {draw(st.sampled_from(FILE_FIELDS)): ("a.wav", draw(st.binary(max_size=50)))}
     return FuzzRequest(method, path, params, headers, body, files, form)
 
 
