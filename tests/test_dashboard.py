@@ -5,6 +5,8 @@ tests/test_dashboard_browser.py)."""
 from __future__ import annotations
 
 import contextlib
+import uuid
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -351,8 +353,6 @@ def test_wall_clock_times_come_from_the_journal(mockcamb: MockCamb) -> None:
     html = get(f"{mockcamb.url}/__admin/", open="story/w").text
     journal = mockcamb.requests("story", "w")
     assert len(journal) == 5
-    from datetime import datetime, timezone
-
     for entry in journal:
         stamp = datetime.fromtimestamp(entry["wall"], timezone.utc)
         assert f'datetime="{stamp.isoformat(timespec="milliseconds")}"' in html
@@ -463,6 +463,46 @@ def test_view_urls_round_trip() -> None:
     assert page_of(view.url(status="SUCCESS")) is None  # a new filter goes to page 1
     assert page_of(view.url(open=())) == ["3"]  # opening or closing keeps the page
     assert View().url() == "./"
+
+
+def test_the_dashboard_reads_a_shared_redis_store() -> None:
+    """Tasks, history, journal and settings faults come from the store, whichever it is."""
+    from _redis import redis_url
+
+    from mockcamb.core.emulator import Emulator
+    from mockcamb.http.app import create_app
+    from mockcamb.server import Server
+    from mockcamb.stores.redis.store import RedisStore
+
+    store = RedisStore(f"{redis_url()}?prefix=dash-{uuid.uuid4().hex[:12]}:")
+    emu = Emulator(store=store)
+    server = Server(create_app(emu), "127.0.0.1", 0).start()
+    try:
+        mock = MockCamb(emu, server.base_url)
+        emu.configure({"faults": [{"poll": 2, "type": "empty_body", "http_status": 200}]})
+        mock.create_task("story", "flaky_network", task_id="f")
+        mock.create_task(KINDS[-1], "happy_path", task_id="h")
+        for _ in range(5):
+            poll(mock, "story", "f", mock.api_key)
+            mock.advance(1)
+        p = page(mock, open="story/f", faults="1")
+        assert p.column("task", 1) == ["f"]
+        answers = p.rows["answer"]
+        assert [a[3] for a in answers] == ["503", "200", "429", "200", "connection dropped"]
+        assert [a[5] for a in answers] == [
+            "http_error", "empty_body", "http_error", "", "drop_connection"
+        ]  # fmt: skip
+        assert [a[6] for a in answers] == [
+            "scenario fault #1", "global settings fault #1", "scenario fault #2", "",
+            "scenario fault #3",
+        ]  # fmt: skip
+        assert answers[2][7] == "2 s"
+        assert all(a[2] for a in answers)  # wall-clock times, from the store's journal
+        assert sorted(page(mock).column("task", 1)) == ["f", "h"]
+    finally:
+        server.stop()
+        store.reset()
+        store.close()
 
 
 @pytest.mark.parametrize("kind", KINDS)
