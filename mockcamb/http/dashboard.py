@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -50,6 +50,9 @@ _SECURITY_HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+#: Each family's status paths (a journal entry on one of them is a poll of the task).
+_STATUS_PATHS: Final = {f.name: f.status for f in FAMILIES}
 
 dashboard = Blueprint("dashboard", __name__, url_prefix=ADMIN_PREFIX, template_folder="templates")
 
@@ -302,7 +305,7 @@ class Segment:
 class Mark:
     x: float
     cls: str  # "poll" or a fault class
-    title: str
+    answer: Answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,7 +373,7 @@ def build_timeline(
         line.segments.append(Segment(x0, max(x1 - x0, 0.5), cls, title))
     for a in answers:
         x = _x(a.at.clock, start, span, width)
-        line.marks.append(Mark(x, "poll" if a.fault is None else a.fault_cls, a.text))
+        line.marks.append(Mark(x, "poll" if a.fault is None else a.fault_cls, a))
         if a.retry_after is not None:
             w = _x(a.at.clock + a.retry_after, start, span, width) - x
             title = f"Retry-After {a.retry_after} s from {a.at.clock:.3f} s"
@@ -407,7 +410,7 @@ DETAIL_LAYOUT: Final = Layout(64, 22, 14, 10, 8, 6)
 
 
 def _n(v: float) -> str:
-    return f"{v:.1f}".removesuffix(".0")
+    return f"{v:.1f}"
 
 
 def mark_svg(cls: str, x: float, cy: float, r: float, title: str = "") -> str:
@@ -440,8 +443,9 @@ def mark_svg(cls: str, x: float, cy: float, r: float, title: str = "") -> str:
     return f'<circle class="m other" cx="{xs}" cy="{ys}" r="{_n(r * 0.7)}">{t}</circle>'
 
 
-def timeline_svg(line: Timeline, lay: Layout) -> Markup:
-    """The SVG of a timeline; every text in it is escaped (statuses come from users)."""
+def timeline_svg(line: Timeline, lay: Layout, *, poll_titles: bool = True) -> Markup:
+    """The SVG of a timeline; every text in it is escaped (statuses come from users).
+    ``poll_titles``: a tooltip on each answered request too, not only on faults."""
     w, h = line.width, lay.height
     label = escape(line.label)
     out = [
@@ -460,7 +464,9 @@ def timeline_svg(line: Timeline, lay: Layout) -> Markup:
             f'height="{lay.wait_h}"><title>{escape(wt.title)}</title></rect>'
         )
     cy = lay.band_y + lay.band_h / 2
-    out.extend(mark_svg(m.cls, m.x, cy, lay.r, m.title) for m in line.marks)
+    for m in line.marks:
+        title = m.answer.text if poll_titles or m.cls != "poll" else ""
+        out.append(mark_svg(m.cls, m.x, cy, lay.r, title))
     if line.ticks:
         y = h - 14
         out.append(f'<line class="axis" x1="0" x2="{w}" y1="{y}" y2="{y}"/>')
@@ -611,10 +617,28 @@ def _anchor(key: str) -> str:
     return "task-" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()[:12]
 
 
+def _toggler(shown: View) -> Callable[[str, str], str]:
+    """The link that opens (or closes) one task, keeping the rest of ``shown``: the same
+    query as :meth:`View.url`, with the parts every row shares encoded once."""
+    head = urlencode(replace(shown, open=(), refresh=None).pairs())
+    tail = f"refresh={shown.refresh}" if shown.refresh else ""
+    opened = {k: "open=" + quote(k, safe="") for k in shown.open}
+
+    def link(key: str, anchor: str) -> str:
+        if key in opened:
+            parts = [v for k, v in opened.items() if k != key]
+        else:
+            parts = [*opened.values(), "open=" + quote(key, safe="")][-MAX_OPEN:]
+        query = "&".join(p for p in (head, *parts, tail) if p)
+        return (f"?{query}" if query else "./") + f"#{anchor}"
+
+    return link
+
+
 def _row(
     snap: Mapping[str, Any],
     view: View,
-    shown: View,
+    toggle: Callable[[str, str], str],
     seen: Sequence[tuple[float, float]],
     created_wall: float | None,
     settings_faults: Sequence[Mapping[str, Any]],
@@ -634,7 +658,7 @@ def _row(
     for a in answers:
         if a.fault is not None:
             kinds[a.fault] = kinds.get(a.fault, 0) + 1
-    link_id = quote(task_id, safe="")
+    link_id, link_kind = quote(task_id, safe=""), quote(kind, safe="")
     status = snap["status"]
     opened = key in view.open
     anchor = _anchor(key)
@@ -658,9 +682,9 @@ def _row(
         fault_kinds=", ".join(f"{k} x{n}" for k, n in kinds.items()),
         complete=not history or history[0]["request"] == 1,
         opened=opened,
-        json_url=f"tasks/{quote(kind, safe='')}/{link_id}",
-        journal_url="requests?" + urlencode({"kind": kind, "task_id": task_id}),
-        toggle_url=shown.url(anchor, open=shown.toggled(scrub(key))),
+        json_url=f"tasks/{link_kind}/{link_id}",
+        journal_url=f"requests?kind={link_kind}&task_id={link_id}",
+        toggle_url=toggle(scrub(key), anchor),
     )
     if opened:
         lists = (("scenario", scenario.get("faults", ())), ("global settings", settings_faults))
@@ -675,8 +699,7 @@ def _has_fault(snap: Mapping[str, Any]) -> bool:
 
 
 def _is_status_path(path: str, kind: str, task_id: str) -> bool:
-    fam = next((f for f in FAMILIES if f.name == kind), None)
-    return fam is not None and any(path.endswith(f"{p}/{task_id}") for p in fam.status)
+    return path.endswith(tuple(f"{p}/{task_id}" for p in _STATUS_PATHS.get(kind, ())))
 
 
 @dataclass(slots=True)
@@ -749,11 +772,12 @@ def page_context(emu: Emulator, view: View) -> dict[str, Any]:
         id=scrub(view.id),
         open=tuple(scrub(k) for k in view.open),
     )
+    toggle = _toggler(shown)
     rows = [
         _row(
             s,
             view,
-            shown,
+            toggle,
             seen.get((s["kind"], s["task_id"]), ()),
             created.get((s["kind"], s["task_id"])),
             settings_faults,
@@ -770,7 +794,7 @@ def page_context(emu: Emulator, view: View) -> dict[str, Any]:
         line = build_timeline(
             r.created.clock, r.answers, start, end, ROW_WIDTH, complete=r.complete
         )
-        r.timeline = timeline_svg(line, ROW_LAYOUT)
+        r.timeline = timeline_svg(line, ROW_LAYOUT, poll_titles=False)
         if r.opened:
             r_end = max([now, *(a.at.clock + (a.retry_after or 0) for a in r.answers)])
             line = build_timeline(
