@@ -839,6 +839,7 @@ def page_context(emu: Emulator, view: View) -> dict[str, Any]:
         "per_page_choices": PER_PAGE_CHOICES,
         "axis": (start, end),
         "fault_types": FAULT_TYPES,
+        "failure_statuses": FAILURE_STATUSES,
         "legend_mark": legend_mark,
         "journal_count": len(journal),
         "requests": [_request_row(e, scrub) for e in shown_requests[-MAX_REQUESTS_SHOWN:][::-1]],
