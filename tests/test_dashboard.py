@@ -471,7 +471,7 @@ def test_the_dashboard_reads_a_shared_redis_store() -> None:
 
     from mockcamb.core.emulator import Emulator
     from mockcamb.http.app import create_app
-    from mockcamb.server import Server
+    from mockcamb.serve.waitress import Server
     from mockcamb.stores.redis.store import RedisStore
 
     store = RedisStore(f"{redis_url()}?prefix=dash-{uuid.uuid4().hex[:12]}:")
