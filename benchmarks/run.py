@@ -7,7 +7,7 @@ the versions and the exact commands, then one line per figure and a summary of t
     python benchmarks/run.py                     # everything (about 5 minutes)
     python benchmarks/run.py --only throughput   # one section: throughput, latency,
                                                  # one-connection, virtual-time, memory,
-                                                 # startup
+                                                 # startup, dashboard
     python benchmarks/run.py --no-peers          # skip npm and the peers
     python benchmarks/run.py --json out.json     # also write the figures as JSON
 """
@@ -61,6 +61,7 @@ SECTIONS = (
     "virtual-time",
     "memory",
     "startup",
+    "dashboard",
 )
 HERE = Path(__file__).resolve().parent
 KEY_HEADER = {"x-api-key": API_KEY}
@@ -97,6 +98,11 @@ GRANIAN_FLOOR_ARGS = (
 # 256 delayed requests are in flight (wrk shares the 2 cores, so not the c1 figures).
 PROBE_P50_MS = 5.0
 PROBE_P99_MS = 100.0
+# The dashboard with 1,000 tasks renders in well under a second: each view, every run.
+DASHBOARD_TASKS = 1000
+DASHBOARD_RUNS = 10
+DASHBOARD_LIMIT_S = 1.0
+DASHBOARD_MIX = ("happy_path", "flaky_network", "rate_limited", "garbage_bodies", "error")
 
 CONFIG_YAML = f"""# preloaded by benchmarks/run.py
 tasks:
@@ -533,6 +539,66 @@ class Bench:
             show("pytest fixture", "MISSING: mockcamb.testing / mockcamb.pytest_plugin")
         self.results["startup"] = res
 
+    # --- 7. dashboard -----------------------------------------------------------------------
+
+    def dashboard(self) -> None:
+        """GET /__admin/ on `mockcamb serve` holding 1,000 tasks of every family, each polled
+        over HTTP (with faults, Retry-After and a global probability fault): the default page
+        (100 rows, the filters and counts over all 1,000), every row on one page, a filtered
+        view and one with ten tasks opened."""
+        section(f"7. Dashboard: GET /__admin/ with {DASHBOARD_TASKS:,} tasks")
+        import requests
+
+        from mockcamb.core.routes import KINDS
+
+        res: Results = {"tasks": DASHBOARD_TASKS, "runs": DASHBOARD_RUNS, "views": {}}
+        with self.mockcamb("dashboard") as proc, requests.Session() as http:
+            root = f"http://{HOST}:{proc.port}"
+            http.headers["x-api-key"] = API_KEY
+            http.put(
+                f"{root}/__admin/settings",
+                json={"faults": [{"probability": 0.05, "http_status": 500}]},
+                timeout=10,
+            ).raise_for_status()
+            have = http.get(f"{root}/__admin/health", timeout=10).json()["tasks"]
+            made: list[tuple[str, str]] = []
+            for i in range(DASHBOARD_TASKS - have):
+                kind = KINDS[i % len(KINDS)]
+                doc = {"kind": kind, "task_id": f"d-{i:04d}", "scenario": DASHBOARD_MIX[i % 5]}
+                http.post(f"{root}/__admin/tasks", json=doc, timeout=10).raise_for_status()
+                made.append((kind, doc["task_id"]))
+            for _ in range(3):
+                for kind, task_id in made:
+                    with contextlib.suppress(requests.ConnectionError):  # drop_connection
+                        http.get(f"{root}/apis/{kind}/{task_id}", timeout=10)
+                http.post(f"{root}/__admin/clock/advance", json={"seconds": 2}, timeout=10)
+            opened = "&".join(f"open={k}/{t}" for k, t in made[-10:])
+            views = {
+                "default page (100 rows)": "",
+                "all 1,000 rows on one page": "?per_page=1000",
+                "filtered (family, faults, id)": f"?family={KINDS[0]}&faults=1&id=d-0",
+                "100 rows, 10 tasks opened": f"?{opened}",
+            }
+            for label, query in views.items():
+                url = f"{root}/__admin/{query}"
+                http.get(url, timeout=30).raise_for_status()  # warm up
+                times, size = [], 0
+                for _ in range(DASHBOARD_RUNS):
+                    t0 = time.perf_counter()
+                    reply = http.get(url, timeout=30)
+                    times.append(time.perf_counter() - t0)
+                    reply.raise_for_status()
+                    size = len(reply.content)
+                p50, top = statistics.median(times), max(times)
+                res["views"][label] = {"p50_s": p50, "max_s": top, "bytes": size, "query": query}
+                show(
+                    label,
+                    f"p50 {p50 * 1000:.0f} ms, max {top * 1000:.0f} ms, {size / 1024:.0f} KiB",
+                )
+        worst = max(v["max_s"] for v in res["views"].values())
+        res["ok"] = worst < DASHBOARD_LIMIT_S
+        self.results["dashboard"] = res
+
     # --- summary --------------------------------------------------------------------------
 
     def summary(self) -> None:
@@ -635,6 +701,14 @@ class Bench:
                 p.get("ok"),
                 f"{p['setup_s']:.3f} s" if "setup_s" in p else "not measured",
             )
+        if "dashboard" in r:
+            d = r["dashboard"]
+            for label, v in d["views"].items():
+                add(
+                    f"7 dashboard < {DASHBOARD_LIMIT_S:g} s, {label}",
+                    v["max_s"] < DASHBOARD_LIMIT_S,
+                    f"p50 {v['p50_s'] * 1000:.0f} ms, max {v['max_s'] * 1000:.0f} ms",
+                )
         for name, verdict, text in rows:
             print(f"  {verdict:<5} {name:<40} {text}")
         self.results["summary"] = [{"target": n, "verdict": v, "figure": t} for n, v, t in rows]
@@ -943,7 +1017,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     print_machine(info)
     print(f"command     {' '.join([sys.executable, *sys.argv])}")
-    if ensure_wrk() is None:
+    chosen = args.only or list(SECTIONS)
+    if set(chosen) - {"dashboard"} and ensure_wrk() is None:  # the dashboard needs no wrk
         print("wrk is not available and could not be installed: apt-get install -y wrk")
         return 2
     bench = Bench(args)
@@ -951,7 +1026,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"logs        {bench.logdir}")
     print(f"serve argv  {' '.join(bench.serve_argv(0))}  (port chosen per run)")
     print(f"load        wrk -t2 -c32 -d{args.seconds:g}s --latency -H 'x-api-key: ...' URL")
-    chosen = args.only or list(SECTIONS)
     steps: dict[str, Callable[[], None]] = {
         "throughput": bench.throughput,
         "latency": bench.latency,
@@ -959,6 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
         "virtual-time": bench.virtual_time,
         "memory": bench.memory,
         "startup": bench.startup,
+        "dashboard": bench.dashboard,
     }
     for name in SECTIONS:
         if name in chosen:

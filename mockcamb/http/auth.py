@@ -22,9 +22,13 @@ def token_matches(given: str) -> bool:
 
 
 def check_admin_token() -> Response | None:
-    """``None`` if the request may use ``/__admin`` (``x-admin-token`` or a bearer token),
-    else the 401 to answer. ``/__admin/health`` is always open."""
+    """``None`` if the request may use ``/__admin`` (``x-admin-token``, a bearer token, or
+    the password of HTTP Basic auth, which a browser that opened the dashboard sends on to
+    the JSON it links to), else the 401 to answer. ``/__admin/health`` is always open."""
     if admin_token() is None or request.path == f"{ADMIN_PREFIX}/health":
+        return None
+    basic = request.authorization
+    if basic is not None and basic.type == "basic" and token_matches(basic.password or ""):
         return None
     given = request.headers.get("x-admin-token") or ""
     auth = request.headers.get("Authorization", "")
