@@ -450,3 +450,19 @@ def test_settings_view_never_shows_keys(emu: Emulator) -> None:
 def test_reply_payload_serialises_body() -> None:
     assert Reply(200, {"a": 1}).payload() == b'{"a":1}'
     assert Reply(200, None, raw=b"x").payload() == b"x"
+
+
+def test_generated_task_ids_are_random_version_4_uuids_reproducible_by_seed() -> None:
+    import uuid
+
+    def ids(seed: int) -> list[str]:
+        emu = Emulator()
+        emu.configure({"seed": seed})
+        return [emu.create_task("story").task_id for _ in range(200)]
+
+    first = ids(7)
+    parsed = [uuid.UUID(i) for i in first]
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert len({i[0] for i in first}) >= 12  # the leading digit is random, not always 0
+    assert len({i[:3] for i in first}) > 150
+    assert ids(7) == first and ids(8) != first

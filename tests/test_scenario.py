@@ -403,3 +403,14 @@ def test_file_warnings_carry_their_lines(tmp_path: Path) -> None:
         'typo.yaml:3: warning: steps[1].status: "SUCESS" is a custom status, so the task '
         "never finishes; did you mean SUCCESS?"
     ]
+
+
+def test_a_dropped_connection_fault_shows_no_status_code() -> None:
+    fault = parse_scenario(
+        {"steps": [{"status": "SUCCESS"}], "faults": [{"type": "drop_connection", "poll": 1}]}
+    ).faults[0]
+    assert fault.to_dict() == {"type": "drop_connection", "poll": 1}
+    assert (
+        parse_scenario({"steps": [{"status": "SUCCESS"}], "faults": [fault.to_dict()]}).faults[0]
+        == fault
+    )

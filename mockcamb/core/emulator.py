@@ -443,9 +443,7 @@ class Emulator:
     def _new_task_id(self) -> str:
         created = self.store.next_created()
         seed = self.store.settings.seed
-        bits = int(rand.uniform(seed, created, 1) * (1 << 53))
-        bits = (bits << 64) | int(rand.uniform(seed, created, 2) * (1 << 53))
-        return str(uuid.UUID(int=bits & ((1 << 128) - 1), version=4))
+        return str(uuid.UUID(int=rand.uuid4_int(seed, created)))
 
     def create_task(
         self,

@@ -24,6 +24,24 @@ def key_of(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
+def bits64(*keys: int) -> int:
+    """64 random bits determined by ``keys``."""
+    x = 0
+    for k in keys:
+        x = _mix(x ^ (k & _MASK))
+    return x
+
+
+def uuid4_int(*keys: int) -> int:
+    """128 random bits determined by ``keys``, with a version-4 UUID's version and variant."""
+    bits = (bits64(*keys, 1) << 64) | bits64(*keys, 2)
+    bits &= ~(0xF << 76)
+    bits |= 0x4 << 76  # version 4
+    bits &= ~(0xC << 60)
+    bits |= 0x8 << 60  # variant RFC 4122
+    return bits
+
+
 def uniform(*keys: int) -> float:
     """A float in [0, 1) determined by ``keys``."""
     x = 0

@@ -73,7 +73,9 @@ class Fault:
     body: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "http_status": self.http_status}
+        out: dict[str, Any] = {"type": self.type}
+        if self.type != "drop_connection":  # a dropped answer has no status code
+            out["http_status"] = self.http_status
         if self.probability is not None:
             out["probability"] = self.probability
         else:
