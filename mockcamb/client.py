@@ -18,6 +18,7 @@ from typing import Any
 
 import requests
 
+from .core.routes import STATUS_PATHS
 from .core.text import retry_after_seconds
 
 __all__ = [
@@ -76,15 +77,18 @@ def poll(
     timeout: float = 30.0,
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
-    """Poll a story or project-setup task until it is final; return the final status body.
+    """Poll a task at ``GET {base_url}/{endpoint}/{task_id}`` (``endpoint``: any family's status
+    path, ``story``, ``dub``, ``transcribe``...) until it is final; return the final status body.
 
     ``interval`` is the first wait, growing by ``backoff`` up to ``max_interval`` (plus up to
     ``jitter`` of it at random, never less). ``deadline`` is the most seconds to wait in all;
     ``max_errors`` the most transient faults in a row. Raises :class:`PermanentError`,
     :class:`TransientError` or :class:`PollTimeout`.
     """
-    if endpoint not in ("story", "project-setup"):
-        raise ValueError(f"endpoint must be 'story' or 'project-setup', got {endpoint!r}")
+    if endpoint not in STATUS_PATHS:
+        raise ValueError(
+            f"endpoint must be a status path ({', '.join(STATUS_PATHS)}), got {endpoint!r}"
+        )
     url = f"{base_url.rstrip('/')}/{endpoint}/{task_id}"
     headers = {"x-api-key": api_key, "Accept": "application/json"}
     own = session is None

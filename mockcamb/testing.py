@@ -70,7 +70,7 @@ class MockCamb:
     # --- tasks ----------------------------------------------------------------------------
 
     def create_task(self, kind: str, scenario: Any = None, task_id: str | None = None) -> str:
-        """Create a ``story`` or ``project-setup`` task and return its id.
+        """Create a task of any family (``story``, ``dub``, ``tts``...) and return its id.
 
         ``scenario`` is a preset name (``"flaky_network"``), a scenario document (a dict) or
         ``None`` for the default scenario; ``task_id`` defaults to a generated UUID.
