@@ -186,7 +186,7 @@ def test_gives_up_at_its_deadline_in_virtual_time(
 
 def test_rejects_an_unknown_endpoint() -> None:
     with pytest.raises(ValueError, match="endpoint"):
-        poll("http://127.0.0.1:1/apis", KEY, "dub", "t1")
+        poll("http://127.0.0.1:1/apis", KEY, "dubbing", "t1")
 
 
 def test_parses_retry_after_seconds_and_dates() -> None:
