@@ -94,6 +94,12 @@ def _add_setup_options(serve: argparse.ArgumentParser) -> None:
         "preload, clock, time_scale, host, port, admin_token, store, store_prefix",
     )
     serve.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="preload every task recorded in DIR (mockcamb record --out DIR) under its "
+        "recorded family and id, running its recorded life from the start",
+    )
+    serve.add_argument(
         "--clock",
         choices=("real", "manual"),
         help="real (default): time passes; manual: time moves only through "

@@ -26,7 +26,7 @@ import jsonschema
 import pytest
 import requests
 import yaml
-from _serve import CMD, run
+from _serve import CMD, run, serve
 from camb.client import CambAI
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -36,7 +36,7 @@ from mockcamb.cli import main
 from mockcamb.core.clock import ManualClock
 from mockcamb.core.emulator import Emulator
 from mockcamb.core.errors import ConfigError
-from mockcamb.core.statuses import KINDS
+from mockcamb.core.routes import KINDS
 from mockcamb.record import (
     convert,
     format_summary,
@@ -64,8 +64,8 @@ def look(http: requests.Session, url: str, **kwargs: Any) -> Seen:
     no answer came (a dropped connection, which the proxy answers as 502 with its header)."""
     try:
         r = http.get(url, timeout=10, **kwargs)
-    except requests.ConnectionError:
-        return ("no answer",)
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        return ("no answer",)  # granian breaks a dropped answer off after its headers
     if r.status_code in (502, 504) and r.headers.get(ERROR_HEADER):
         return ("no answer",)
     return (r.status_code, r.content, r.headers.get("Retry-After"), r.headers.get("Content-Type"))
@@ -853,10 +853,14 @@ def test_port_in_use_and_exposed_host(target: MockCamb, tmp_path: Path) -> None:
         text=True,
     )
     assert proc.stderr is not None
-    first = proc.stderr.readline()
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(10) == 0
-    proc.stderr.close()
+    try:
+        first = proc.stderr.readline()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stderr.close()
     assert "WARNING" in first and "0.0.0.0" in first
 
 
@@ -874,3 +878,81 @@ def test_importing_the_package_stays_cheap() -> None:
     )
     done = subprocess.run([*CMD[:1], "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# --- replay hookups: serve --replay, serve_in_thread(replay=), the pytest fixtures -----------
+
+
+def test_serve_replay_preloads_the_recorded_tasks(target: MockCamb, tmp_path: Path) -> None:
+    _record_a_few(target, tmp_path)
+    with serve("--replay", str(tmp_path), "--clock", "manual") as (_, url), requests.Session() as s:
+        s.headers["x-api-key"] = KEY
+        first = [look(s, f"{url}/apis/story/flaky")[0] for _ in range(2)]
+        requests.post(f"{url}/__admin/clock/advance", json={"seconds": 5})
+        later = [look(s, f"{url}/apis/story/flaky")[0] for _ in range(6)]
+        tasks = requests.get(f"{url}/__admin/tasks").json()["tasks"]
+    assert first == [503, 200]  # flaky_network, as recorded
+    assert "no answer" in later and 429 in later
+    assert {(t["kind"], t["task_id"], t["scenario"]["name"]) for t in tasks} == {
+        ("story", "flaky", "recorded/story-flaky"),
+        ("project-setup", "fails", "recorded/project-setup-fails"),
+        ("story", "garbage", "recorded/story-garbage"),
+    }
+    result = run("serve", "--replay", str(tmp_path / "missing"), "--port", "0")
+    assert result.returncode == 2 and "--replay: no such directory" in result.stderr
+
+
+def test_serve_in_thread_replays_and_reset_starts_the_lives_again(
+    target: MockCamb, tmp_path: Path
+) -> None:
+    _record_a_few(target, tmp_path)
+    with serve_in_thread(replay=tmp_path) as mock, requests.Session() as s:
+        s.headers["x-api-key"] = mock.api_key
+        assert len(mock.recordings) == 3
+        first = look(s, f"{mock.base_url}/project-setup/fails")
+        mock.advance(7.5)  # recorded: PENDING at 0, 2.5 and 5 s, FAILED from 7.5 s
+        assert mock.status("project-setup", "fails") == "FAILED"
+        mock.reset()
+        assert mock.status("project-setup", "fails") == "PENDING"
+        assert look(s, f"{mock.base_url}/project-setup/fails") == first
+
+
+def test_the_pytest_fixtures_replay_a_directory(target: MockCamb, tmp_path: Path) -> None:
+    _record_a_few(target, tmp_path / "recordings")
+    (tmp_path / "test_replayed.py").write_text(
+        "import time\n"
+        "import requests\n\n\n"
+        "def poll(mockcamb):\n"
+        "    statuses = []\n"
+        "    while not statuses or statuses[-1] not in ('SUCCESS', 'FAILED'):\n"
+        "        r = requests.get(f'{mockcamb.base_url}/project-setup/fails',\n"
+        "                         headers=mockcamb.headers)\n"
+        "        statuses.append(r.json()['status'])\n"
+        "        time.sleep(2.5)\n"
+        "    return statuses\n\n\n"
+        "def test_first(mockcamb, mockcamb_virtual_sleep):\n"
+        "    assert poll(mockcamb) == ['PENDING', 'PENDING', 'PENDING', 'FAILED']\n\n\n"
+        "def test_again_after_the_reset(mockcamb, mockcamb_virtual_sleep):\n"
+        "    assert poll(mockcamb)[-1] == 'FAILED' and mockcamb.now() == 10\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            *CMD[:1],
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "--mockcamb-replay",
+            "recordings",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "2 passed" in done.stdout

@@ -61,7 +61,9 @@ def _truncated_json(fault: Fault, body: dict[str, Any], headers: dict[str, str])
 
 def _malformed_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
     text = _text(fault)
-    return Reply(fault.http_status, None, raw=str(body).encode() if text is None else text, headers=headers)
+    return Reply(
+        fault.http_status, None, raw=str(body).encode() if text is None else text, headers=headers
+    )
 
 
 def _drop_connection(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:

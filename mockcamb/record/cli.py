@@ -8,8 +8,8 @@ import signal
 import sys
 from types import FrameType
 
-from ..version import __version__
 from ..core.errors import ConfigError
+from ..version import __version__
 
 DEFAULT_PORT = 8081
 
@@ -110,18 +110,19 @@ def cmd_record(args: argparse.Namespace) -> int:
     except ConfigError:
         recorder.close()
         raise
-    if not _is_loopback(args.host):
-        print(
-            f"mockcamb record: WARNING: listening on {args.host}: anyone who can reach it can "
-            f"send requests to {target.url} through it",
-            file=sys.stderr,
-        )
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         server.stop_soon()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if not _is_loopback(args.host):
+        print(
+            f"mockcamb record: WARNING: listening on {args.host}: anyone who can reach it can "
+            f"send requests to {target.url} through it",
+            file=sys.stderr,
+            flush=True,
+        )
     if not args.quiet:
         print(
             f"mockcamb {__version__} record: listening on {server.url}, forwarding to "

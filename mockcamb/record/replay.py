@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -91,12 +91,23 @@ def recorded_scenarios(directory: str | Path, option: str = "--replay") -> dict[
 
 
 def preload_recordings(
-    emulator: Emulator, directory: str | Path, option: str = "--replay"
+    emulator: Emulator,
+    directory: str | Path | Sequence[Recorded],
+    option: str = "--replay",
+    *,
+    keep_existing: bool = False,
 ) -> list[Recorded]:
-    """Create every recorded task on ``emulator`` under its recorded family and id, running
-    its recorded scenario from the emulator's current clock time."""
-    loaded = list(load_recordings(directory, option))
+    """Create every recorded task (of ``directory``, or already loaded) on ``emulator`` under
+    its recorded family and id, running its recorded scenario from the emulator's current
+    clock time. ``keep_existing``: leave a task that exists already as it is (a shared store
+    that another worker preloaded)."""
+    if isinstance(directory, (str, Path)):
+        loaded = list(load_recordings(directory, option))
+    else:
+        loaded = list(directory)
     for rec in loaded:
+        if keep_existing and emulator.get_task(rec.family, rec.task_id) is not None:
+            continue
         try:
             emulator.create_task(rec.family, rec.task_id, rec.scenario)
         except MockCambError as exc:

@@ -51,7 +51,6 @@ def summarize_record(doc: Mapping[str, Any]) -> TaskSummary:
         else:
             errors[str(p.get("status_code"))] += 1
     times = [float(p["t"]) for p in polls]
-    times += [float(r["t"]) for r in doc.get("results") or ()]
     results = doc.get("results") or ()
     return TaskSummary(
         name=str(doc.get("name")),
@@ -122,10 +121,14 @@ def format_summary(directory: str | Path) -> str:
         mine = [t for t in tasks if t.family == family]
         spans = [t.seconds for t in mine]
         finals = Counter(t.statuses[-1] for t in mine if t.statuses)
+        span = (
+            _seconds(spans[0])
+            if len(spans) == 1
+            else f"{_seconds(min(spans))} to {_seconds(max(spans))} "
+            f"(median {_seconds(statistics.median(spans))})"
+        )
         lines.append(
-            f"  {family}: {len(mine)} task{'s' if len(mine) != 1 else ''}, "
-            f"{_seconds(min(spans))} to {_seconds(max(spans))} "
-            f"(median {_seconds(statistics.median(spans))}), "
+            f"  {family}: {len(mine)} task{'s' if len(mine) != 1 else ''}, {span}, "
             f"{sum(t.error_count for t in mine)} error answers, ends: "
             + (", ".join(f"{s} {n}" for s, n in finals.most_common()) or "-")
         )
