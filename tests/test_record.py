@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import http.client
 import json
 import re
@@ -36,7 +37,7 @@ from mockcamb.cli import main
 from mockcamb.core.clock import ManualClock
 from mockcamb.core.emulator import Emulator
 from mockcamb.core.errors import ConfigError
-from mockcamb.core.routes import KINDS
+from mockcamb.core.routes import KINDS, family
 from mockcamb.record import (
     convert,
     format_summary,
@@ -117,11 +118,18 @@ def runs(draw: st.DrawFn) -> tuple[list[tuple[str, str, Any]], list[tuple[float,
     )
     task = st.one_of(
         st.tuples(st.just("admin"), st.sampled_from(KINDS), lives),
-        st.tuples(st.just("post"), st.sampled_from(KINDS), st.sampled_from(PRESETS)),
+        st.tuples(
+            st.just("post"), st.sampled_from(("story", "project-setup")), st.sampled_from(PRESETS)
+        ),
     )
     tasks = draw(st.lists(task, min_size=1, max_size=3))
     poll = st.tuples(st.sampled_from(WAITS), st.integers(0, len(tasks) - 1))
     return tasks, draw(st.lists(poll, min_size=1, max_size=40))
+
+
+def status_path(kind: str) -> str:
+    """Where a family's tasks are polled (``transcription`` at ``/transcribe``)."""
+    return family(kind).status[0]
 
 
 def _status(poll: tuple[float, Seen]) -> bool:
@@ -186,7 +194,7 @@ def test_a_replay_answers_at_the_recorded_times_as_the_target_did(
                 origin[action] = target.now()  # a task's time counts from its first request
                 ids[action] = create(s, rec.url, kind, spec)
             origin.setdefault(action, target.now())
-            answer = look(s, f"{rec.url}/{kind}/{ids[action]}")
+            answer = look(s, f"{rec.url}{status_path(kind)}/{ids[action]}")
             seen[action].append((target.now() - origin[action], answer))
 
     recorded = {(r.family, r.task_id) for r in preload_recordings(replay.emulator, out)}
@@ -219,7 +227,7 @@ def test_a_replay_answers_at_the_recorded_times_as_the_target_did(
             if t > replay.now():
                 replay.advance(t - replay.now())
             assert replay.now() == t
-            again = look(s, f"{replay.base_url}/{tasks[i][1]}/{ids[i]}")
+            again = look(s, f"{replay.base_url}{status_path(tasks[i][1])}/{ids[i]}")
             assert again == seen[i][k][1], (tasks[i], k, t)
 
 
@@ -736,6 +744,35 @@ def test_families_come_from_the_path(tmp_path: Path) -> None:
     assert [p["path"] for p in record["polls"]] == ["/discord/dub/d-1", "/dub/d-1"]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_family_is_recorded_and_replayed_under_the_emulators_name(
+    kind: str, target: MockCamb, replay: MockCamb, tmp_path: Path
+) -> None:
+    target.reset()
+    replay.reset()
+    life = {"steps": [{"status": "PENDING", "seconds": 10}, {"status": "SUCCESS", "run_id": 77}]}
+    target.create_task(kind, life, task_id="f-1")
+    paths = family(kind).status
+    with (
+        recording_proxy(target.base_url, tmp_path, clock=target.now) as rec,
+        requests.Session() as s,
+    ):
+        s.headers["x-api-key"] = KEY
+        seen = []
+        for i in range(4):
+            seen.append(look(s, f"{rec.url}{paths[i % len(paths)]}/f-1"))
+            target.advance(5)
+    [recorded] = preload_recordings(replay.emulator, tmp_path)
+    assert (recorded.family, recorded.task_id) == (kind, "f-1")
+    with requests.Session() as s:
+        s.headers["x-api-key"] = KEY
+        again = []
+        for i in range(4):
+            again.append(look(s, f"{replay.base_url}{paths[i % len(paths)]}/f-1"))
+            replay.advance(5)
+    assert again == seen and seen[-1][1] == b'{"status":"SUCCESS","run_id":77}'
+
+
 @pytest.mark.parametrize(
     ("method", "path", "route"),
     [
@@ -956,3 +993,70 @@ def test_the_pytest_fixtures_replay_a_directory(target: MockCamb, tmp_path: Path
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "2 passed" in done.stdout
+
+
+# --- conformance against what the real service did -----------------------------------------
+
+
+def _record_lives(target: MockCamb, out: Path) -> None:
+    """Two story lives as a live service might have had them: one through a custom status and
+    throttling to SUCCESS, one to FAILED."""
+    target.reset()
+    target.create_task(
+        "story",
+        {
+            "steps": [
+                {"status": "PENDING", "seconds": 40},
+                {"status": "RENDERING", "seconds": 40},
+                {"status": "SUCCESS", "run_id": 31},
+            ],
+            "faults": [{"poll": 3, "http_status": 429, "retry_after": 20}],
+        },
+        task_id="rendering",
+    )
+    target.create_task(
+        "story",
+        {"steps": [{"status": "PENDING", "seconds": 30}, {"status": "FAILED", "message": "x"}]},
+        task_id="failing",
+    )
+    with recording_proxy(target.base_url, out, clock=target.now) as rec, requests.Session() as s:
+        s.headers["x-api-key"] = KEY
+        for _ in range(10):
+            for task_id in ("rendering", "failing"):
+                look(s, f"{rec.url}/story/{task_id}")
+            target.advance(10)
+
+
+def picky(base_url: str, api_key: str, endpoint: str, task_id: str) -> dict[str, Any]:
+    """A client that takes a status it has never heard of for the end."""
+    while True:
+        r = requests.get(f"{base_url}/{endpoint}/{task_id}", headers={"x-api-key": api_key})
+        if r.status_code == 200 and r.json()["status"] != "PENDING":
+            body: dict[str, Any] = r.json()
+            return body
+        time.sleep(max(5.0, float(r.headers.get("Retry-After", 0))))
+
+
+def test_conform_checks_a_client_against_recorded_lives(target: MockCamb, tmp_path: Path) -> None:
+    from mockcamb.conformance import ConformanceConfig, check_client
+
+    _record_lives(target, tmp_path)
+    config = ConformanceConfig(examples=1, seed=1, endpoints=("story",), lives=str(tmp_path))
+    good = check_client("mockcamb.client:poll", config)
+    assert good.ok, good.format()
+    assert good.examples["politeness"] == 1 + 2 and good.examples["success"] == 1 + 1
+    bad = check_client(picky, dataclasses.replace(config, properties=("success",)))
+    finding = bad.results["success"]
+    assert finding is not None and "RENDERING" in finding.message
+    assert (
+        str(tmp_path) in finding.note and "recorded, recorded/story-rendering" in finding.format()
+    )
+
+
+def test_conform_lives_on_the_command_line(target: MockCamb, tmp_path: Path) -> None:
+    _record_lives(target, tmp_path)
+    args = ["conform", "mockcamb.client:poll", "--endpoint", "story", "--examples", "1"]
+    done = run(*args, "--lives", str(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    missing = run(*args, "--lives", str(tmp_path / "missing"), timeout=60)
+    assert missing.returncode == 2 and "--lives: no such directory" in missing.stderr

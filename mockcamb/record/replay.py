@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from ..core.emulator import Emulator
 from ..core.errors import ConfigError, MockCambError
+from ..core.routes import FAMILIES, KINDS
 from ..core.scenario import Scenario, load_document, parse_scenario
 from .recording import body_bytes, read_record, record_files
 from .scenario import convert, revision_of
@@ -33,12 +34,26 @@ class RecordedBody:
 
 class Recorded(NamedTuple):
     """One recorded task: ``for family, task_id, scenario, result in load_recordings(d)``.
-    ``scenario.name`` is ``recorded/<name>``; ``result`` is the last successful result fetch."""
+    ``family`` is the emulator's name for it (see :func:`emulator_family`); ``scenario.name``
+    is ``recorded/<name>``; ``result`` is the last successful result fetch."""
 
     family: str
     task_id: str
     scenario: Scenario
     result: RecordedBody | None
+
+
+def emulator_family(path_family: str) -> str:
+    """The emulator's family for the first segment of a recorded status path: the same name
+    (``story``, ``dub``), or the family polled there (``transcribe`` is ``transcription``,
+    ``translate`` is ``translation``, ``sub`` is ``subtitles``). An unknown one stays as it
+    is; the emulator names its families when asked to create it."""
+    if path_family in KINDS:
+        return path_family
+    for fam in FAMILIES:
+        if f"/{path_family}" in fam.status:
+            return fam.name
+    return path_family
 
 
 def _directory(directory: str | Path, option: str) -> Path:
@@ -82,7 +97,7 @@ def load_recordings(directory: str | Path, option: str = "--replay") -> Iterator
             scenario = _scenario(doc, record_path)
         except MockCambError as exc:
             raise ConfigError(f"{option}: {exc}") from None
-        yield Recorded(doc["family"], doc["task_id"], scenario, _result(doc))
+        yield Recorded(emulator_family(doc["family"]), doc["task_id"], scenario, _result(doc))
 
 
 def recorded_scenarios(directory: str | Path, option: str = "--replay") -> dict[str, Scenario]:
