@@ -57,6 +57,7 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_validate(sub)
     _add_conform(sub, conform_options)
+    _add_record(sub)
     _add_presets(sub)
     return parser
 
@@ -91,6 +92,12 @@ def _add_setup_options(serve: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="YAML/JSON file: settings, tasks to "
         "preload, clock, time_scale, host, port, admin_token, store, store_prefix",
+    )
+    serve.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="preload every task recorded in DIR (mockcamb record --out DIR) under its "
+        "recorded family and id, running its recorded life from the start",
     )
     serve.add_argument(
         "--clock",
@@ -229,6 +236,19 @@ def _add_conform(sub: Subcommands, with_options: bool) -> None:
         configure_parser(conform)
 
 
+def _add_record(sub: Subcommands) -> None:
+    from .record.cli import configure_parser
+
+    record = sub.add_parser(
+        "record",
+        help="record a real run through a proxy: each task's life becomes a scenario",
+        description="Forward a client's requests to --target unchanged and record the life "
+        "of every task (statuses with their times, error answers, results) as scenarios that "
+        "mockcamb replays in virtual time. Secrets are never written.",
+    )
+    configure_parser(record)
+
+
 def _add_presets(sub: Subcommands) -> None:
     presets = sub.add_parser(
         "presets",
@@ -279,6 +299,12 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    from .record.cli import cmd_record
+
+    return cmd_record(args)
+
+
 def _cmd_conform(args: argparse.Namespace) -> int:
     from .conformance import cmd_conform
 
@@ -298,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "presets": cmd_presets,
         "conform": _cmd_conform,
+        "record": _cmd_record,
     }[args.command]
     try:
         return handler(args)

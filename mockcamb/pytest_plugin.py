@@ -10,9 +10,10 @@ Fixtures (none is autouse):
 - ``mockcamb_virtual_sleep``: ``time.sleep`` and ``asyncio.sleep`` advance the emulator's
   clock instead of sleeping, so polling code finishes at once.
 
-Overridable: ``mockcamb_host``, ``mockcamb_port`` (options ``--mockcamb-host``,
-``--mockcamb-port``; environment ``MOCKCAMB_HOST``, ``MOCKCAMB_PORT``), ``mockcamb_api_key``
-(``MOCKCAMB_API_KEY``), ``mockcamb_settings``, ``mockcamb_responses_base_url``.
+Overridable: ``mockcamb_host``, ``mockcamb_port``, ``mockcamb_replay`` (options
+``--mockcamb-host``, ``--mockcamb-port``, ``--mockcamb-replay``; environment ``MOCKCAMB_HOST``,
+``MOCKCAMB_PORT``, ``MOCKCAMB_REPLAY``), ``mockcamb_api_key`` (``MOCKCAMB_API_KEY``),
+``mockcamb_settings``, ``mockcamb_responses_base_url``.
 
 Importing this module stays cheap: the emulator, Flask and waitress load on first use.
 """
@@ -33,6 +34,7 @@ DEFAULT_HOST = "127.0.0.1"
 _ENV_HOST = "MOCKCAMB_HOST"
 _ENV_PORT = "MOCKCAMB_PORT"
 _ENV_KEY = "MOCKCAMB_API_KEY"
+_ENV_REPLAY = "MOCKCAMB_REPLAY"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="PORT",
         help=f"port of the mockcamb fixture's server (env {_ENV_PORT}; default 0: a free port)",
+    )
+    group.addoption(
+        "--mockcamb-replay",
+        default=None,
+        metavar="DIR",
+        help=f"preload the tasks recorded in DIR by mockcamb record (env {_ENV_REPLAY})",
     )
 
 
@@ -90,14 +98,30 @@ def mockcamb_settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def mockcamb_replay(pytestconfig: pytest.Config) -> str | None:
+    """A directory of recordings (``mockcamb record --out DIR``) whose tasks the session's
+    emulator preloads before every test; ``None`` (the default) for none. Override it, or
+    use ``--mockcamb-replay DIR`` / ``MOCKCAMB_REPLAY``."""
+    return _option(pytestconfig, "--mockcamb-replay", _ENV_REPLAY)
+
+
+@pytest.fixture(scope="session")
 def mockcamb_server(
-    mockcamb_host: str, mockcamb_port: int, mockcamb_api_key: str, mockcamb_settings: Any
+    mockcamb_host: str,
+    mockcamb_port: int,
+    mockcamb_api_key: str,
+    mockcamb_settings: Any,
+    mockcamb_replay: str | None,
 ) -> Iterator[MockCamb]:
     """The session's emulator, served over HTTP with the manual clock."""
     from .testing import serve_in_thread
 
     with serve_in_thread(
-        settings=mockcamb_settings, host=mockcamb_host, port=mockcamb_port, api_key=mockcamb_api_key
+        settings=mockcamb_settings,
+        host=mockcamb_host,
+        port=mockcamb_port,
+        api_key=mockcamb_api_key,
+        replay=mockcamb_replay,
     ) as mock:
         yield mock
 
@@ -114,6 +138,7 @@ def mockcamb(mockcamb_server: MockCamb) -> MockCamb:
         mockcamb_server.base_url,
         mockcamb_server.api_key,
         server=mockcamb_server.server,
+        recordings=mockcamb_server.recordings,
     )
 
 

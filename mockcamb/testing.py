@@ -9,7 +9,8 @@ same class; only :attr:`MockCamb.base_url` differs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .core.clock import Clock, make_clock
@@ -19,6 +20,7 @@ from .core.settings import Settings
 
 if TYPE_CHECKING:
     from .http.wsgi import WSGIApp
+    from .record.replay import Recorded
     from .serve.waitress import Server
 
 #: The key the fixtures send unless told otherwise (any non-empty key is accepted by default).
@@ -42,6 +44,7 @@ class MockCamb:
         *,
         server: Server | None = None,
         responses: Any = None,
+        recordings: Sequence[Recorded] = (),
     ) -> None:
         self.emulator = emulator
         self.base_url = base_url.rstrip("/")
@@ -50,6 +53,8 @@ class MockCamb:
         self.server = server
         #: The ``responses.RequestsMock`` (in-process mode), else ``None``.
         self.responses = responses
+        #: The recorded tasks replayed (``replay=DIR``): preloaded again by :meth:`reset`.
+        self.recordings: tuple[Recorded, ...] = tuple(recordings)
         self._baseline = emulator.settings
 
     def __repr__(self) -> str:
@@ -145,9 +150,14 @@ class MockCamb:
             self._restore(before)
 
     def reset(self) -> None:
-        """Forget every task and request, rewind the clock, undo :meth:`configure`."""
+        """Forget every task and request, rewind the clock, undo :meth:`configure`; the
+        recorded tasks being replayed start their lives again."""
         self._restore(self._baseline)
         self.emulator.reset()
+        if self.recordings:
+            from .record.replay import preload_recordings
+
+            preload_recordings(self.emulator, self.recordings)
 
     def _restore(self, settings: Settings) -> None:
         emu = self.emulator
@@ -182,6 +192,7 @@ def serve_in_thread(
     threads: int | None = None,
     middleware: Callable[[WSGIApp], WSGIApp] | None = None,
     stop_timeout: float = 5.0,
+    replay: str | Path | None = None,
 ) -> Iterator[MockCamb]:
     """Serve a fresh emulator over HTTP in a background thread for the ``with`` block.
 
@@ -190,11 +201,18 @@ def serve_in_thread(
     moves only through ``mock.advance``), ``"real"`` (with ``time_scale``) or a clock object.
     ``threads`` sizes the server's pool (default: the server's own), ``middleware`` wraps the
     app's WSGI callable (it sees every request first), and at the end requests in flight get
-    ``stop_timeout`` seconds to finish.
+    ``stop_timeout`` seconds to finish. ``replay`` names a directory of recordings
+    (``mockcamb record --out DIR``): every recorded task is preloaded under its recorded
+    family and id, and runs its recorded life from clock time 0 (again after each reset).
     """
     from .serve.waitress import DEFAULT_THREADS, serve_emulator
 
     emu = build_emulator(settings, clock, time_scale)
+    recordings: list[Recorded] = []
+    if replay is not None:
+        from .record.replay import preload_recordings
+
+        recordings = preload_recordings(emu, replay, "replay")
     server = serve_emulator(
         emu,
         host=host,
@@ -204,7 +222,7 @@ def serve_in_thread(
         middleware=middleware,
     ).start()
     try:
-        yield MockCamb(emu, server.base_url, api_key, server=server)
+        yield MockCamb(emu, server.base_url, api_key, server=server, recordings=recordings)
     finally:
         server.stop(stop_timeout)
 

@@ -27,7 +27,13 @@ TRANSPORTS = (
     "wsgiref",
 )
 #: Layers above the domain: the domain never imports them either.
-UPPER_LAYERS = ("mockcamb.http", "mockcamb.serve", "mockcamb.cli", "mockcamb.conformance")
+UPPER_LAYERS = (
+    "mockcamb.http",
+    "mockcamb.serve",
+    "mockcamb.cli",
+    "mockcamb.conformance",
+    "mockcamb.record",
+)
 
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:

@@ -149,6 +149,22 @@ def test_the_issue_example_parses_and_round_trips() -> None:
             "scenario.faults[0].body",
             "http_error",
         ),
+        (
+            {
+                "steps": [{"status": "SUCCESS"}],
+                "faults": [{"poll": 1, "type": "empty_body", "body": "x"}],
+            },
+            "scenario.faults[0].body",
+            "only allowed",
+        ),
+        (
+            {
+                "steps": [{"status": "SUCCESS"}],
+                "faults": [{"poll": 1, "type": "truncated_json", "body": "\ud800"}],
+            },
+            "scenario.faults[0].body",
+            "exact text",
+        ),
         ({"steps": [{"status": "SUCCESS"}], "latency": {}}, "scenario.latency", "exactly one"),
         (
             {"steps": [{"status": "SUCCESS"}], "latency": {"fixed_ms": -5}},
@@ -414,3 +430,32 @@ def test_a_dropped_connection_fault_shows_no_status_code() -> None:
         parse_scenario({"steps": [{"status": "SUCCESS"}], "faults": [fault.to_dict()]}).faults[0]
         == fault
     )
+
+
+@pytest.mark.parametrize(
+    ("ftype", "content_type"),
+    [
+        ("non_json", "text/html; charset=utf-8"),
+        ("truncated_json", "application/json"),
+        ("malformed_json", "application/json"),
+    ],
+)
+def test_text_bodies_are_sent_exactly(ftype: str, content_type: str) -> None:
+    from mockcamb.core.emulator import Emulator
+
+    text = '<p>Bad gateway</p> {"status":"PEND \u00e9'
+    doc = {
+        "steps": [{"status": "PENDING"}],
+        "faults": [{"poll": 1, "type": ftype, "http_status": 502, "body": text}],
+    }
+    scenario = parse_scenario(doc)
+    assert parse_scenario(scenario.to_dict()) == scenario
+    emu = Emulator()
+    emu.create_task("story", "t", scenario)
+    reply = emu.status("story", "t", "k")
+    assert (reply.status_code, reply.payload(), reply.content_type) == (
+        502,
+        text.encode(),
+        content_type,
+    )
+    assert emu.status("story", "t", "k").body == {"status": "PENDING", "run_id": None}

@@ -287,7 +287,9 @@ def faults(draw: st.DrawFn) -> Any:
             )
         )
     if rare(draw, 3):
-        doc["body"] = draw(st.one_of(st.none(), st.just({"detail": "x"}), st.integers()))
+        doc["body"] = draw(
+            st.one_of(st.none(), st.just({"detail": "x"}), st.integers(), st.text(max_size=5))
+        )
     if rare(draw, 20):
         doc["unknown"] = 1
     return doc

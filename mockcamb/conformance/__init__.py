@@ -12,8 +12,9 @@ any virtual time passing) and a wall-clock watchdog, so a run never hangs.
 The modules, in the order a run uses them: ``properties`` (the catalogue), ``config`` (the
 settings), ``lives`` (generated task lives), ``clients`` (loading the client), ``harness``
 (the emulator behind the ``gate``; ``watch`` keeps the budget of the run in progress and
-``threads`` runs and stops the client's thread), ``search`` (hypothesis), ``judges`` (one per
-property), ``records`` and ``report`` (what happened, and its text), ``cli`` (the command).
+``threads`` runs and stops the client's thread), ``search`` (hypothesis), ``recorded`` (the
+lives ``mockcamb record`` wrote, for ``--lives DIR``), ``judges`` (one per property),
+``records`` and ``report`` (what happened, and its text), ``cli`` (the command).
 """
 
 from __future__ import annotations

@@ -89,6 +89,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         default = getattr(d, flag.replace("-", "_"))
         p.add_argument(f"--{flag}", type=kind, default=default, metavar=metavar, help=text)
     p.add_argument(
+        "--lives",
+        metavar="DIR",
+        default=None,
+        help="also run the client through every life recorded in DIR by mockcamb record "
+        "(what the real service did), once per property it can judge",
+    )
+    p.add_argument(
         "--no-shrink",
         action="store_true",
         help="report the first failing life found, without shrinking it",
@@ -121,6 +128,7 @@ def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
         wall_timeout=args.wall_timeout,
         shrink=not args.no_shrink,
         capture_output=not args.show_output,
+        lives=args.lives,
     )
     return relax(cfg, args.relax)
 

@@ -47,6 +47,9 @@ class ConformanceConfig:
     """real seconds spent shrinking one failing property at most"""
     capture_output: bool = True
     """hide what the client prints (the report shows the failing run's output)"""
+    lives: str | None = None
+    """a directory of recordings (``mockcamb record``): each recorded life that ends in a
+    final status is run too, once per property it can judge"""
 
     def __post_init__(self) -> None:
         for name in ("examples", "max_requests", "max_burst", "max_retry_after"):

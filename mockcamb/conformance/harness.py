@@ -15,8 +15,10 @@ from ..virtual_time import patched
 from .clients import Client, load_client, target_name
 from .config import ConformanceConfig
 from .gate import Gate
+from .judges import JUDGES
 from .lives import Life
 from .properties import PROPERTIES, property_named
+from .recorded import properties_of, recorded_lives
 from .records import Run
 from .report import Finding, Report
 from .search import search_property
@@ -158,13 +160,23 @@ def check_client(
     t0 = real_perf()
     wanted = {property_named(n).name for n in cfg.properties}
     chosen = [p.name for p in PROPERTIES if p.name in wanted]
+    recorded = recorded_lives(cfg.lives) if cfg.lives is not None else []
     with patched(), Harness(client, cfg) as harness:
         for name in chosen:
             finding = harness.search(name, seed)
-            results[name] = finding
             examples[name] = (
                 finding.examples_run if finding is not None else harness.examples_run.get(name, 0)
             )
+            for life in (r for r in recorded if name in properties_of(r)):
+                if finding is not None:
+                    break
+                run = harness.run(life, name)
+                examples[name] += 1
+                message = JUDGES[name](run, cfg)
+                if message is not None:
+                    note = f"a life recorded in {cfg.lives}: what the real service did"
+                    finding = Finding(property_named(name), message, run, note=note)
+            results[name] = finding
             if on_result is not None:
                 on_result(name, finding)
     skipped = tuple(p.name for p in PROPERTIES if p.name not in chosen)

@@ -34,9 +34,16 @@ def _http_error(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> 
     return Reply(code, payload, headers=headers)
 
 
+def _text(fault: Fault) -> bytes | None:
+    """The exact text a scenario gives for a non-JSON fault (a recorded answer), if any."""
+    return fault.body.encode() if isinstance(fault.body, str) else None
+
+
 def _non_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
     code = fault.http_status
-    html = f"<html><body><h1>{code} {phrase(code)}</h1></body></html>".encode()
+    html = _text(fault)
+    if html is None:
+        html = f"<html><body><h1>{code} {phrase(code)}</h1></body></html>".encode()
     return Reply(code, None, raw=html, content_type="text/html; charset=utf-8", headers=headers)
 
 
@@ -45,12 +52,18 @@ def _empty_body(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> 
 
 
 def _truncated_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
-    full = json_bytes(body)
-    return Reply(fault.http_status, None, raw=full[: max(1, len(full) // 2)], headers=headers)
+    text = _text(fault)
+    if text is None:
+        full = json_bytes(body)
+        text = full[: max(1, len(full) // 2)]
+    return Reply(fault.http_status, None, raw=text, headers=headers)
 
 
 def _malformed_json(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:
-    return Reply(fault.http_status, None, raw=str(body).encode(), headers=headers)
+    text = _text(fault)
+    return Reply(
+        fault.http_status, None, raw=str(body).encode() if text is None else text, headers=headers
+    )
 
 
 def _drop_connection(fault: Fault, body: dict[str, Any], headers: dict[str, str]) -> Reply:

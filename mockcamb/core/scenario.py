@@ -29,6 +29,9 @@ FaultType = Literal[
 ]
 #: Every fault type, in the order the documents list them (from :data:`FaultType` alone).
 FAULT_TYPES: tuple[FaultType, ...] = get_args(FaultType)
+#: Faults whose ``body`` may be a string: the exact text sent instead of the generated one.
+TEXT_BODY_FAULTS: tuple[FaultType, ...] = ("non_json", "truncated_json", "malformed_json")
+MAX_TEXT_BODY = 1024 * 1024
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 
@@ -189,6 +192,14 @@ def _guess(word: Any, known: Sequence[str]) -> str:
     return f"; did you mean {guess}?" if guess else ""
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from JSON's "\ud800"
+        return False
+    return True
+
+
 def _mapping(value: Any, path: FieldPath, found: _Found) -> Mapping[str, Any] | None:
     if not isinstance(value, Mapping):
         found.add(path, f"must be an object, got {_describe(value)}")
@@ -342,7 +353,17 @@ def _fault(value: Any, path: FieldPath, found: _Found) -> Fault | None:
         )
     body = doc.get("body")
     if body is not None and type_ok and ftype != "http_error":
-        found.add((*path, "body"), "is only allowed on http_error faults")
+        if ftype not in TEXT_BODY_FAULTS:
+            found.add(
+                (*path, "body"), f"is only allowed on http_error and {', '.join(TEXT_BODY_FAULTS)}"
+            )
+        elif not isinstance(body, str) or len(body) > MAX_TEXT_BODY or not _utf8(body):
+            found.add(
+                (*path, "body"),
+                f"on a {ftype} fault must be a string of at most {MAX_TEXT_BODY} characters "
+                "(the exact text sent; a JSON body goes on an http_error fault), "
+                f"got {_describe(body)}",
+            )
     if found.count > before:
         return None
     return Fault(ftype, polls, probability, int(status), retry_after, body)

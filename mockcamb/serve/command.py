@@ -67,6 +67,11 @@ def build(args: argparse.Namespace, config: dict[str, Any]) -> Built:
 
     emu, store_desc = _make_emulator(args, config)
     preload(emu, config, where=args.config or "config")
+    if args.replay is not None:
+        from ..record.replay import preload_recordings
+
+        # on a shared store, a task another worker preloaded already is kept as it is
+        preload_recordings(emu, args.replay, keep_existing=store_desc != "memory")
     emu.configure(_settings_from_args(args), allow_files=True)
     token = args.admin_token or config.get("admin_token")
     return Built(create_app(emu, admin_token=token), emu, store_desc)
