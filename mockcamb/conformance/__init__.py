@@ -25,15 +25,19 @@ from .config import ConformanceConfig, relax
 from .harness import Harness, check_client
 from .judges import (
     judge_api_key,
+    judge_backoff,
     judge_final_status,
+    judge_gives_up,
     judge_permanent,
     judge_politeness,
     judge_success,
+    judge_timely,
+    judge_timeouts,
     judge_unknown_status,
 )
 from .lives import FaultSpec, Life, Wait, fault_values, life_values
 from .properties import PROPERTIES, Property, property_named
-from .records import Exchange, Run
+from .records import Exchange, Run, Stall
 from .report import Finding, Report
 
 __all__ = [
@@ -47,6 +51,7 @@ __all__ = [
     "Property",
     "Report",
     "Run",
+    "Stall",
     "Wait",
     "check_client",
     "cmd_conform",
@@ -54,10 +59,14 @@ __all__ = [
     "configure_parser",
     "fault_values",
     "judge_api_key",
+    "judge_backoff",
     "judge_final_status",
+    "judge_gives_up",
     "judge_permanent",
     "judge_politeness",
     "judge_success",
+    "judge_timely",
+    "judge_timeouts",
     "judge_unknown_status",
     "life_values",
     "load_client",

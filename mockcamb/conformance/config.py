@@ -50,9 +50,20 @@ class ConformanceConfig:
     lives: str | None = None
     """a directory of recordings (``mockcamb record``): each recorded life that ends in a
     final status is run too, once per property it can judge"""
+    give_up_within: float = 86_400.0
+    """gives-up: virtual seconds within which a client must give up on a task that never
+    finishes (raise, or return a non-SUCCESS)"""
+    backoff_polls: int = 40
+    """backoff: polls allowed in any 10 virtual minutes of a long PENDING"""
+    timely_lag: float = 60.0
+    """timely: virtual seconds the next poll may come after the task has finished..."""
+    timely_fraction: float = 0.5
+    """...or this fraction of the time the task took, whichever is larger"""
+    max_stall_wait: float = 600.0
+    """timeouts: virtual seconds a client may wait for the answer to a stalled request"""
 
     def __post_init__(self) -> None:
-        for name in ("examples", "max_requests", "max_burst", "max_retry_after"):
+        for name in ("examples", "max_requests", "max_burst", "max_retry_after", "backoff_polls"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be at least 1, got {getattr(self, name)!r}")
         for name in ("permanent_retries", "max_faults_in_row"):
@@ -64,6 +75,10 @@ class ConformanceConfig:
             "max_task_seconds",
             "wall_timeout",
             "shrink_seconds",
+            "give_up_within",
+            "timely_lag",
+            "timely_fraction",
+            "max_stall_wait",
         ):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
@@ -95,6 +110,11 @@ _NUMERIC = {
     "max_task_seconds": float,
     "wall_timeout": float,
     "shrink_seconds": float,
+    "give_up_within": float,
+    "backoff_polls": int,
+    "timely_lag": float,
+    "timely_fraction": float,
+    "max_stall_wait": float,
 }
 _TUNABLES = {name.replace("_", "-"): name for name in _NUMERIC}
 
@@ -102,6 +122,7 @@ _TUNABLES = {name.replace("_", "-"): name for name in _NUMERIC}
 def relax(config: ConformanceConfig, items: Iterable[str]) -> ConformanceConfig:
     """Apply ``--relax`` items: a property name (or number) drops that property;
     ``name=value`` changes a setting (``min-interval=0.5``, ``permanent-retries=10``,
+    ``give-up-within=3600``, ``backoff-polls=60``, ``timely-lag=120``, ``max-stall-wait=900``,
     ``examples=20``, ``seed=3``, ``endpoint=story``)."""
     props = list(config.properties)
     changes: dict[str, Any] = {}

@@ -40,8 +40,19 @@ class Gate:
             real_sleep(STALE_DELAY)
             return _busy(start_response, "no conformance run is waiting for this request")
         key_state = "ok" if given == state.key else ("missing" if not given else "wrong")
-        seq, serve = state.on_request(environ.get("REQUEST_METHOD", "GET"), path, key_state)
-        if not serve:
+        port = environ.get("REMOTE_PORT")
+        seq, verdict = state.on_request(
+            environ.get("REQUEST_METHOD", "GET"),
+            path,
+            key_state,
+            int(port) if port and port.isdigit() else None,
+        )
+        if verdict == "stall":
+            # accepted and never answered: hold it until the client moves on or its call ends
+            # (by then the client has given up on it and closed the connection)
+            state.hold(seq)
+            return _busy(start_response, "stalled by the conformance harness")
+        if verdict != "serve":
             return _busy(start_response, "stopped by the conformance harness")
         tagged = {
             "HTTP_X_MOCKCAMB_RUN": state.tag,

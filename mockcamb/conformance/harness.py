@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from ..core.emulator import Emulator
 from ..core.routes import status_family
 from ..testing import MockCamb, serve_in_thread
-from ..virtual_time import patched
+from ..virtual_time import VirtualTime, patched
 from .clients import Client, load_client, target_name
 from .config import ConformanceConfig
 from .gate import Gate
@@ -27,8 +27,8 @@ from .watch import RunState
 
 _REAL_SLEEP_HINT = (
     " and never slept in virtual time; if it waits with a sleep it imported before the harness "
-    "patched time (`from time import sleep` in a module loaded earlier) or in a thread of its "
-    "own, that wait is real"
+    "patched time (`from time import sleep` in a module loaded earlier), or with a timed wait "
+    "on an Event, a Condition or a Queue (`event.wait(5)`), that wait is real"
 )
 
 
@@ -77,14 +77,20 @@ class Harness:
         run = state.run
         out = io.StringIO()
         t0 = real_perf()
+        # the client's clock agrees with the emulator's HTTP dates, follows its work into
+        # the threads it starts, and waits out the requests the life stalls
+        vt = VirtualTime(state.advance, epoch=state.epoch(), follow_threads=True, stalls=state)
+        state.vt = vt
         with _captured(out) if self.config.capture_output else contextlib.nullcontext():
             outcome = call_in_thread(
                 lambda: self.client(self.base_url, state.key, life.endpoint, run.task_id),
                 state,
+                vt,
                 name=f"mockcamb-client-{state.tag}",
                 wall_timeout=self.config.wall_timeout,
                 on_timeout=lambda: state.stop(self._timeout_reason(state)),
             )
+        state.end_stalls()
         if outcome.kind == "hung":
             self.abandoned += 1
         run.wall_seconds = real_perf() - t0

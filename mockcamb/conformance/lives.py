@@ -41,16 +41,23 @@ class FaultSpec:
     type: str  # http_error, non_json, truncated_json, drop_connection
     http_status: int = 200
     retry_after: int | None = None
+    retry_after_format: str = "seconds"  # or "date": Retry-After as an HTTP date
 
     def to_dict(self, poll: int | list[int]) -> dict[str, Any]:
         out: dict[str, Any] = {"poll": poll, "type": self.type, "http_status": self.http_status}
         if self.retry_after is not None:
             out["retry_after"] = self.retry_after
+            if self.retry_after_format != "seconds":
+                out["retry_after_format"] = self.retry_after_format
         return out
 
     def describe(self) -> str:
         if self.type == "http_error":
-            ra = f" (Retry-After: {self.retry_after})" if self.retry_after is not None else ""
+            ra = ""
+            if self.retry_after is not None and self.retry_after_format == "date":
+                ra = f" (Retry-After: an HTTP date {self.retry_after} s ahead)"
+            elif self.retry_after is not None:
+                ra = f" (Retry-After: {self.retry_after})"
             return f"{self.http_status}{ra}"
         if self.type == "drop_connection":
             return "dropped connection"
@@ -76,6 +83,16 @@ class Life:
     permanent: tuple[int, int] | None = None
     """(http_status, first request) of a permanent error"""
     permanent_span: int = 0
+    stalls: tuple[int, ...] = ()
+    """polls (1-based, every request to the status path counted) the harness holds
+    unanswered: the connection is accepted and never answered (not part of the scenario)"""
+
+    def final_at(self) -> float | None:
+        """The virtual time the task reaches its final status when only time decides it
+        (every wait is time-driven), else ``None``."""
+        if self.final is None or any(w.seconds is None for w in self.waits):
+            return None
+        return float(sum(w.seconds or 0 for w in self.waits))
 
     def faults(self) -> list[tuple[int, FaultSpec]]:
         """(request number, fault) pairs; faulted requests do not count as answered polls."""
@@ -131,6 +148,9 @@ class Life:
             faults.append(f"request {self.permanent[1]} onwards: {self.permanent[0]}")
         if faults:
             text += "; faults: " + ", ".join(faults)
+        if self.stalls:
+            polls = ", ".join(map(str, self.stalls))
+            text += f"; stalled by the harness (accepted, never answered): poll {polls}"
         return text
 
 
@@ -156,7 +176,8 @@ def _wait_values(
 
 def fault_values(config: ConformanceConfig) -> st.SearchStrategy[FaultSpec]:
     """The transient faults of property 2: 429 (with and without Retry-After), 5xx, non-JSON
-    and truncated bodies, dropped connections."""
+    and truncated bodies, dropped connections. Retry-After comes in every legal form: whole
+    seconds, ``0`` and an HTTP date."""
     plain = st.sampled_from(
         [
             FaultSpec("http_error", 503),
@@ -173,8 +194,9 @@ def fault_values(config: ConformanceConfig) -> st.SearchStrategy[FaultSpec]:
     throttled = st.builds(
         FaultSpec,
         st.just("http_error"),
-        st.just(429),
-        st.integers(1, config.max_retry_after),
+        st.sampled_from((429, 503)),
+        st.integers(0, config.max_retry_after),
+        st.sampled_from(("seconds", "date")),
     )
     return st.one_of(plain, throttled)
 
@@ -254,6 +276,60 @@ def _unknown_status_lives(
     )
 
 
+def _gives_up_lives(endpoint: Endpoints, config: ConformanceConfig) -> st.SearchStrategy[Life]:
+    """A task that never finishes: PENDING for ever (after an unknown status, perhaps), with
+    a transient fault or two on the way."""
+    unknown = st.lists(_wait_values(st.sampled_from(UNKNOWN_STATUSES), 60), max_size=1)
+    faults = st.lists(st.lists(fault_values(config), max_size=1).map(tuple), max_size=2)
+    return st.builds(
+        lambda ep, before, groups: Life(ep, before, None, fault_groups=groups),
+        endpoint,
+        unknown.map(tuple),
+        faults.map(tuple),
+    )
+
+
+#: How long the PENDING of a backoff life lasts: long enough for any backoff to settle.
+BACKOFF_PENDING = (15 * 60, 45 * 60)
+#: The longest task of a timely life: long enough for an uncapped backoff to wait too long.
+TIMELY_MAX_SECONDS = 2 * 3600
+
+
+def _backoff_lives(endpoint: Endpoints, config: ConformanceConfig) -> st.SearchStrategy[Life]:
+    """A long PENDING (15 to 45 virtual minutes), then SUCCESS."""
+    return st.builds(
+        lambda ep, seconds, rid: Life(ep, (Wait(PENDING, seconds=seconds),), SUCCESS, rid),
+        endpoint,
+        st.integers(*BACKOFF_PENDING),
+        _RUN_IDS,
+    )
+
+
+def _timely_lives(endpoint: Endpoints, config: ConformanceConfig) -> st.SearchStrategy[Life]:
+    """PENDING for a while (a second to two hours of virtual time), then a final status."""
+    return st.builds(
+        lambda ep, seconds, final: Life(
+            ep, (Wait(PENDING, seconds=seconds),), final, 1 if final == SUCCESS else None
+        ),
+        endpoint,
+        st.integers(1, TIMELY_MAX_SECONDS),
+        st.sampled_from((SUCCESS, *FAILURE_STATUSES)),
+    )
+
+
+def _timeouts_lives(endpoint: Endpoints, config: ConformanceConfig) -> st.SearchStrategy[Life]:
+    """A short task with one or two polls the harness holds unanswered."""
+    return st.builds(
+        lambda ep, waits, stalls, rid: Life(ep, waits, SUCCESS, rid, stalls=stalls),
+        endpoint,
+        st.lists(st.builds(Wait, _PENDING, polls=st.integers(1, 3)), max_size=1).map(tuple),
+        st.lists(st.integers(1, 4), min_size=1, max_size=2, unique=True).map(
+            lambda ns: tuple(sorted(ns))
+        ),
+        _RUN_IDS,
+    )
+
+
 _LIVES: dict[str, Callable[[Endpoints, ConformanceConfig], st.SearchStrategy[Life]]] = {
     "api-key": _api_key_lives,
     "success": _success_lives,
@@ -261,6 +337,10 @@ _LIVES: dict[str, Callable[[Endpoints, ConformanceConfig], st.SearchStrategy[Lif
     "politeness": _success_lives,
     "permanent-errors": _permanent_lives,
     "unknown-status": _unknown_status_lives,
+    "gives-up": _gives_up_lives,
+    "backoff": _backoff_lives,
+    "timely": _timely_lives,
+    "timeouts": _timeouts_lives,
 }
 
 

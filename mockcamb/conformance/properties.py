@@ -10,6 +10,8 @@ from ..core.errors import ConfigError
 PERMANENT_CODES = (401, 403, 404, 422)
 #: Slack when comparing virtual times: a poll exactly on a minimum interval is in time.
 EPS = 1e-6
+#: The window of the backoff property: polls are counted in any 10 minutes of virtual time.
+BACKOFF_WINDOW = 600.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,24 @@ PROPERTIES: tuple[Property, ...] = (
     ),
     Property(5, "permanent-errors", "raises on 401, 403, 404 and 422 within a few requests"),
     Property(6, "unknown-status", "keeps polling through a status it has never heard of"),
+    Property(
+        7,
+        "gives-up",
+        "on a task that never finishes, raises or returns a non-SUCCESS within a bounded "
+        "virtual time instead of polling until the harness stops it",
+    ),
+    Property(8, "backoff", "slows down during a long PENDING: few polls in any 10 minutes"),
+    Property(
+        9,
+        "timely",
+        "polls again soon after the task reaches a final status (its waits are capped)",
+    ),
+    Property(
+        10,
+        "timeouts",
+        "gives up on a stalled request (accepted, never answered) and retries or raises, "
+        "instead of hanging for ever",
+    ),
 )
 _BY_NAME = {p.name: p for p in PROPERTIES}
 

@@ -24,9 +24,14 @@ class Exchange:
     key: str  # ok, missing, wrong
     retry_after: float | None = None
     served: bool = True
+    retry_after_header: str | None = None
+    """the Retry-After header as sent (``retry_after`` is its value in seconds)"""
+    stalled: bool = False
 
     def describe(self, origin: float = 0.0) -> str:
-        if not self.served:
+        if self.stalled:
+            answer = "stalled: accepted and never answered"
+        elif not self.served:
             answer = "not served (stopped by the harness)"
         elif self.dropped:
             answer = "connection dropped"
@@ -35,10 +40,36 @@ class Exchange:
         else:
             answer = str(self.status_code)
             if self.retry_after is not None:
-                answer += f" (Retry-After: {self.retry_after:g})"
+                answer += f" ({self.retry_after_text()})"
         key = "" if self.key == "ok" else f"  [x-api-key {self.key}]"
         t = self.clock - origin
         return f"#{self.seq:<3} t={t:<9.6g} {self.method} {self.path} -> {answer}{key}"
+
+    def retry_after_text(self) -> str:
+        """``Retry-After: 6``, or ``Retry-After: <date> (6 s)`` for an HTTP date."""
+        header = self.retry_after_header
+        seconds = f"{self.retry_after:g}" if self.retry_after is not None else "?"
+        if header is None or header.strip() == seconds:
+            return f"Retry-After: {seconds}"
+        return f"Retry-After: {header} ({seconds} s)"
+
+
+@dataclass
+class Stall:
+    """A request the harness held unanswered (a timeouts life), and how the client waited."""
+
+    seq: int
+    port: int
+    start: float
+    """virtual time it arrived"""
+    end: float | None = None
+    """virtual time the client moved on: its next request, or the end of its call"""
+    timeouts: list[float | None] = field(default_factory=list)
+    """what the client was seen to wait for the answer, in seconds (``None``: for ever)"""
+
+    @property
+    def waited(self) -> float:
+        return (self.end if self.end is not None else self.start) - self.start
 
 
 @dataclass
@@ -58,6 +89,9 @@ class Run:
     output: str = ""
     virtual_seconds: float = 0.0
     wall_seconds: float = 0.0
+    stalls: list[Stall] = field(default_factory=list)
+    findings: dict[str, str] = field(default_factory=dict)
+    """what the harness saw while it ran, by property (e.g. why it stopped the client)"""
 
     @property
     def status_path(self) -> str:

@@ -22,3 +22,12 @@ def one_line(text: str, n: int) -> str:
     return shorten(
         " / ".join(line.strip() for line in text.strip().splitlines() if line.strip()), n
     )
+
+
+def duration(seconds: float) -> str:
+    """``5400 s (1.5 h)``: seconds, and hours or minutes when that reads better."""
+    if seconds >= 3600:
+        return f"{seconds:g} s ({seconds / 3600:.3g} h)"
+    if seconds >= 120:
+        return f"{seconds:g} s ({seconds / 60:.3g} min)"
+    return f"{seconds:g} s"

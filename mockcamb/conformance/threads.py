@@ -36,14 +36,11 @@ def clear_stop(ident: int) -> None:
 
 class Stoppable(Protocol):
     """The run a client thread belongs to, as the stop machinery sees it: stops are sent to
-    ``thread`` under ``lock`` until ``closed``."""
+    ``thread`` (and the other threads of its virtual time) under ``lock`` until ``closed``."""
 
     lock: threading.Lock
     thread: int | None
     closed: bool
-
-    def advance(self, seconds: float) -> None:
-        """The virtual sleep of the client thread (may raise :class:`Stop`)."""
 
 
 @dataclass
@@ -60,18 +57,20 @@ class Outcome:
 def call_in_thread(
     call: Callable[[], Any],
     run: Stoppable,
+    vt: VirtualTime,
     *,
     name: str,
     wall_timeout: float,
     on_timeout: Callable[[], object],
 ) -> Outcome:
-    """Run ``call`` in a daemon thread in virtual time (its sleeps go to ``run.advance``).
+    """Run ``call`` in a daemon thread in the virtual time ``vt`` (whose sleeps go to the
+    run's budget), and the threads the client starts or hands work to with it.
 
     After ``wall_timeout`` real seconds ``on_timeout`` is called (it stops the client) and the
-    thread gets a little longer; a thread still alive then is left behind as ``hung``."""
+    thread gets a little longer; a thread still alive then is left behind as ``hung``. Threads
+    of the client still running when the call ends go back to real time."""
     outcome = Outcome()
     started = threading.Event()
-    vt = VirtualTime(run.advance)
     thread = threading.Thread(
         target=_work, args=(call, run, vt, started, outcome), name=name, daemon=True
     )
@@ -83,6 +82,9 @@ def call_in_thread(
         thread.join(min(2.0, wall_timeout))
     with run.lock:
         run.closed = True
+    # helper threads still running (a library's background thread, say) go back to real
+    # time; a client thread left behind stays, so that its next sleep stops it
+    vt.release_all(keep=frozenset({thread.ident or 0}))
     if thread.is_alive():  # blocked in C, or swallowing every stop: leave it behind
         outcome.kind = "hung"
     return outcome

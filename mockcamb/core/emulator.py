@@ -606,7 +606,11 @@ class Emulator:
             body["exception_reason"] = step.exception_reason
         if step.extra:
             body.update(step.extra)
-        reply = Reply(200, body) if p.fault is None else fault_reply(p.fault, body)
+        reply = (
+            Reply(200, body)
+            if p.fault is None
+            else fault_reply(p.fault, body, clock_kind=self.clock.kind, clock_now=p.now)
+        )
         latency = p.task.scenario.latency or settings.latency
         if latency is not None:
             reply.delay = self._delay(latency, p.task.seed_key, p.n)

@@ -8,12 +8,18 @@ example today).
 
 from __future__ import annotations
 
+import email.utils
 import math
 from collections.abc import Callable
 from typing import Any, Final
 
+from .clock import wall_time
 from .replies import Reply, json_bytes, phrase
 from .scenario import FAULT_TYPES, Fault
+
+#: The Unix time of manual-clock 0: under the manual clock an HTTP date is the clock's
+#: reading counted from the Unix epoch (see :func:`http_now`).
+MANUAL_CLOCK_EPOCH: Final = 0.0
 
 Renderer = Callable[[Fault, dict[str, Any], dict[str, str]], Reply]
 
@@ -82,13 +88,47 @@ RENDERERS: Final[dict[str, Renderer]] = {
 assert set(RENDERERS) == set(FAULT_TYPES), "every fault type needs a renderer"
 
 
-def fault_reply(fault: Fault, body: dict[str, Any]) -> Reply:
+def http_now(clock_kind: str, clock_now: float) -> float:
+    """The Unix time the emulator's HTTP dates are counted from, at clock reading
+    ``clock_now``.
+
+    Under the real clock it is the wall clock: the client lives in real time, and a jump of
+    the clock (``advance``) moves the emulator's tasks, not the client's clock. Under the
+    manual clock time stands still between advances, so it is the clock itself, counted from
+    :data:`MANUAL_CLOCK_EPOCH`: a client in virtual time whose ``time.time()`` reads the same
+    (the conformance harness sets it so) computes from ``Retry-After: <date>`` exactly the
+    seconds the fault asked for; the date is the same on every worker sharing a store, and the
+    same when a scenario is replayed."""
+    return wall_time() if clock_kind == "real" else MANUAL_CLOCK_EPOCH + clock_now
+
+
+def retry_after_value(fault: Fault, now: float) -> str:
+    """The ``Retry-After`` header of ``fault`` (which has ``retry_after``): whole seconds,
+    rounded up, or the HTTP date (IMF-fixdate) that many seconds after the Unix time ``now``,
+    rounded up to the second (a date has no fractions), so a client never waits less."""
+    assert fault.retry_after is not None
+    if fault.retry_after_format == "date":
+        return email.utils.formatdate(math.ceil(now + fault.retry_after), usegmt=True)
+    return str(math.ceil(fault.retry_after))
+
+
+def fault_reply(
+    fault: Fault, body: dict[str, Any], *, clock_kind: str = "manual", clock_now: float = 0.0
+) -> Reply:
     """The answer a poll gets when ``fault`` strikes; ``body`` is the status body the poll
-    would have had (the truncated and malformed faults mangle it)."""
+    would have had (the truncated and malformed faults mangle it). ``clock_kind`` and
+    ``clock_now`` (the emulator's clock) date a ``Retry-After`` sent as an HTTP date."""
     headers: dict[str, str] = {}
     if fault.retry_after is not None:
-        headers["Retry-After"] = str(math.ceil(fault.retry_after))
+        headers["Retry-After"] = retry_after_value(fault, http_now(clock_kind, clock_now))
     return RENDERERS[fault.type](fault, body, headers)
 
 
-__all__ = ["RENDERERS", "default_error_body", "fault_reply"]
+__all__ = [
+    "MANUAL_CLOCK_EPOCH",
+    "RENDERERS",
+    "default_error_body",
+    "fault_reply",
+    "http_now",
+    "retry_after_value",
+]

@@ -33,6 +33,10 @@ FAULT_TYPES: tuple[FaultType, ...] = get_args(FaultType)
 TEXT_BODY_FAULTS: tuple[FaultType, ...] = ("non_json", "truncated_json", "malformed_json")
 MAX_TEXT_BODY = 1024 * 1024
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
+#: How a fault's ``retry_after`` is sent: delta-seconds (``Retry-After: 5``) or an HTTP date
+#: (``Retry-After: Thu, 01 Jan 1970 00:00:05 GMT``; see :func:`mockcamb.core.faults.http_now`).
+RetryAfterFormat = Literal["seconds", "date"]
+RETRY_AFTER_FORMATS: tuple[RetryAfterFormat, ...] = get_args(RetryAfterFormat)
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 
 
@@ -74,6 +78,7 @@ class Fault:
     http_status: int = 503
     retry_after: float | None = None
     body: Any = None
+    retry_after_format: RetryAfterFormat = "seconds"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -86,6 +91,8 @@ class Fault:
             out["poll"] = ps[0] if len(ps) == 1 else ps
         if self.retry_after is not None:
             out["retry_after"] = self.retry_after
+        if self.retry_after_format != "seconds":
+            out["retry_after_format"] = self.retry_after_format
         if self.body is not None:
             out["body"] = self.body
         return out
@@ -298,7 +305,15 @@ def parse_latency(value: Any, where: str = "latency") -> Latency | None:
     return latency
 
 
-_FAULT_FIELDS = ("poll", "probability", "type", "http_status", "retry_after", "body")
+_FAULT_FIELDS = (
+    "poll",
+    "probability",
+    "type",
+    "http_status",
+    "retry_after",
+    "retry_after_format",
+    "body",
+)
 
 
 def _fault(value: Any, path: FieldPath, found: _Found) -> Fault | None:
@@ -351,6 +366,15 @@ def _fault(value: Any, path: FieldPath, found: _Found) -> Fault | None:
             (*path, "retry_after"),
             f"must be a number of seconds from 0 to 86400, got {_describe(retry_after)}",
         )
+    ra_format = doc.get("retry_after_format", "seconds")
+    if ra_format not in RETRY_AFTER_FORMATS:
+        found.add(
+            (*path, "retry_after_format"),
+            f"must be one of {', '.join(RETRY_AFTER_FORMATS)}, got {_describe(ra_format)}"
+            + _guess(ra_format, RETRY_AFTER_FORMATS),
+        )
+    elif "retry_after_format" in doc and retry_after is None:
+        found.add((*path, "retry_after_format"), "needs retry_after (the seconds)")
     body = doc.get("body")
     if body is not None and type_ok and ftype != "http_error":
         if ftype not in TEXT_BODY_FAULTS:
@@ -366,7 +390,7 @@ def _fault(value: Any, path: FieldPath, found: _Found) -> Fault | None:
             )
     if found.count > before:
         return None
-    return Fault(ftype, polls, probability, int(status), retry_after, body)
+    return Fault(ftype, polls, probability, int(status), retry_after, body, ra_format)
 
 
 def parse_fault(value: Any, where: str) -> Fault:
