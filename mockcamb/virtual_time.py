@@ -107,6 +107,9 @@ class Stalls(Protocol):
         """The client is about to wait up to ``timeout`` seconds (``None``: for ever) for the
         answer to that request; raise to stop it."""
 
+    def gave_up(self, port: int) -> None:
+        """The client's read of that answer timed out (after the virtual wait)."""
+
 
 def current() -> VirtualTime | None:
     """The :class:`VirtualTime` governing the calling thread, or ``None`` (real time)."""
@@ -262,6 +265,7 @@ class VirtualTime:
                     stalls.waiting(port, timeout)
                 if timeout is not None:
                     self.sleep(timeout)
+                    stalls.gave_up(port)
                     raise TimeoutError("timed out")
             elif timeout is not None and _real_monotonic() - started >= timeout:
                 raise TimeoutError("timed out")
@@ -276,26 +280,27 @@ class VirtualTime:
         stall is in progress: if it waits on a held answer, move the clock to the loop's next
         timer (``timeout``) instead of waiting."""
         stalls = self.stalls
-        if stalls is None or (timeout is not None and timeout <= 0) or not stalls.active():
+        if stalls is None or (timeout is not None and timeout <= 0):
             return real(selector, timeout)
+        # in slices: the server may begin to hold a request while the loop waits
         deadline = None if timeout is None else _real_monotonic() + timeout
         told: set[int] = set()
         while True:
             left = STALL_SLICE if deadline is None else deadline - _real_monotonic()
             ready = real(selector, max(0.0, min(STALL_SLICE, left)))
-            if ready or (deadline is not None and _real_monotonic() >= deadline):
+            if ready:
                 return ready
-            if not stalls.active():
-                return real(selector, None if deadline is None else deadline - _real_monotonic())
-            held = [p for p in _selector_ports(selector) if stalls.stalled(p)]
-            if held:
+            if stalls.active():
+                held = [p for p in _selector_ports(selector) if stalls.stalled(p)]
                 for port in held:
                     if port not in told:
                         told.add(port)
                         stalls.waiting(port, timeout)
-                if timeout is not None:
+                if held and timeout is not None:
                     self.sleep(timeout)
                     return ready
+            if deadline is not None and _real_monotonic() >= deadline:
+                return ready
 
     def __enter__(self) -> VirtualTime:
         install()

@@ -13,6 +13,7 @@ import pytest
 
 from mockcamb.client import PermanentError, PollTimeout, TransientError, poll
 from mockcamb.conformance import (
+    PROPERTIES,
     ConformanceConfig,
     FaultSpec,
     Harness,
@@ -203,14 +204,7 @@ def test_parses_retry_after_seconds_and_dates() -> None:
 def test_passes_every_conformance_property(seed: int) -> None:
     report = check_client("mockcamb.client:poll", ConformanceConfig(examples=15, seed=seed))
     assert report.ok, report.format()
-    assert set(report.results) == {
-        "api-key",
-        "success",
-        "final-status",
-        "politeness",
-        "permanent-errors",
-        "unknown-status",
-    }
+    assert set(report.results) == {p.name for p in PROPERTIES}
 
 
 def test_passes_the_longest_life_the_harness_generates() -> None:

@@ -50,6 +50,41 @@ def _setting_flags(d: ConformanceConfig) -> tuple[tuple[str, type, str, str], ..
             "S",
             f"real seconds per client call before it is stopped (default {d.wall_timeout:g})",
         ),
+        (
+            "give-up-within",
+            float,
+            "S",
+            "gives-up: virtual seconds to give up on a task that never finishes "
+            f"(default {d.give_up_within:g}, 24 h)",
+        ),
+        (
+            "backoff-polls",
+            int,
+            "N",
+            f"backoff: polls allowed in any 10 minutes of a long PENDING (default "
+            f"{d.backoff_polls})",
+        ),
+        (
+            "timely-lag",
+            float,
+            "S",
+            f"timely: seconds the next poll may come after the task finished (default "
+            f"{d.timely_lag:g}, or --timely-fraction of its duration if larger)",
+        ),
+        (
+            "timely-fraction",
+            float,
+            "F",
+            f"timely: that lag as a fraction of the task's duration (default "
+            f"{d.timely_fraction:g})",
+        ),
+        (
+            "max-stall-wait",
+            float,
+            "S",
+            f"timeouts: seconds a client may wait on a stalled request (default "
+            f"{d.max_stall_wait:g})",
+        ),
     )
 
 
@@ -73,7 +108,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME[=VALUE]",
         help="skip a property (e.g. politeness) or change a setting (e.g. min-interval=0.5, "
-        "permanent-retries=10); repeatable",
+        "permanent-retries=10, give-up-within=3600); repeatable",
     )
     p.add_argument(
         "--endpoint",
@@ -126,6 +161,11 @@ def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
         max_faults_in_row=args.max_faults_in_row,
         max_task_seconds=args.max_task_seconds,
         wall_timeout=args.wall_timeout,
+        give_up_within=args.give_up_within,
+        backoff_polls=args.backoff_polls,
+        timely_lag=args.timely_lag,
+        timely_fraction=args.timely_fraction,
+        max_stall_wait=args.max_stall_wait,
         shrink=not args.no_shrink,
         capture_output=not args.show_output,
         lives=args.lives,

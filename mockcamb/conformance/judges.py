@@ -241,12 +241,12 @@ def judge_timely(run: Run, config: ConformanceConfig) -> str | None:
         )
     late = run.findings.get("timely")
     if late is not None:
-        return f"the task finished at t={final:g}, and {late} ({rule}): {advice}"
+        return f"the task finished at t={final:g}; {late} ({rule}): {advice}"
     return _not_finished(run) if run.outcome == "hung" else None
 
 
 _TIMEOUT_ADVICE = (
-    "; give every request a timeout: requests.get(url, timeout=30), httpx.Client(timeout=30), "
+    ". Give every request a timeout: requests.get(url, timeout=30), httpx.Client(timeout=30), "
     "aiohttp.ClientTimeout(total=60) or asyncio.wait_for"
 )
 

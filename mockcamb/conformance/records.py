@@ -63,7 +63,8 @@ class Stall:
     start: float
     """virtual time it arrived"""
     end: float | None = None
-    """virtual time the client moved on: its next request, or the end of its call"""
+    """virtual time the client gave up on it: its read timed out, or (when that is not seen)
+    its next request or the end of its call"""
     timeouts: list[float | None] = field(default_factory=list)
     """what the client was seen to wait for the answer, in seconds (``None``: for ever)"""
 

@@ -12,7 +12,7 @@ from hypothesis.errors import Flaky
 
 from .config import ConformanceConfig
 from .judges import JUDGES
-from .lives import Life, life_values
+from .lives import MAX_LIVES, Life, life_values
 from .properties import property_named
 from .records import Run
 from .report import Finding
@@ -32,7 +32,7 @@ def search_property(
     breaks it), and how many lives the client was run through."""
     search = _Search(run_life, prop, config)
 
-    @_settings(config)
+    @_settings(config, MAX_LIVES.get(prop, config.examples))
     @hypothesis_seed(seed)
     @given(life_values(prop, config))
     def check(life: Life) -> None:
@@ -51,10 +51,10 @@ def search_property(
     return None, search.count
 
 
-def _settings(config: ConformanceConfig) -> settings:
+def _settings(config: ConformanceConfig, most: int) -> settings:
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if config.shrink else [])
     return settings(
-        max_examples=config.examples,
+        max_examples=min(config.examples, most),
         deadline=None,
         database=None,
         derandomize=False,

@@ -3,11 +3,12 @@ the means to take control back from it (an exception raised inside the thread)."
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -69,6 +70,36 @@ def call_in_thread(
     After ``wall_timeout`` real seconds ``on_timeout`` is called (it stops the client) and the
     thread gets a little longer; a thread still alive then is left behind as ``hung``. Threads
     of the client still running when the call ends go back to real time."""
+    with _quiet_stops():
+        return _call(call, run, vt, name, wall_timeout, on_timeout)
+
+
+@contextlib.contextmanager
+def _quiet_stops() -> Iterator[None]:
+    """A thread of the client ended by a :class:`Stop` is no error to report."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not None and issubclass(args.exc_type, Stop):
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        if threading.excepthook is hook:
+            threading.excepthook = previous
+
+
+def _call(
+    call: Callable[[], Any],
+    run: Stoppable,
+    vt: VirtualTime,
+    name: str,
+    wall_timeout: float,
+    on_timeout: Callable[[], object],
+) -> Outcome:
     outcome = Outcome()
     started = threading.Event()
     thread = threading.Thread(

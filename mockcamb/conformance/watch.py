@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from ..core.emulator import Emulator
 from ..core.faults import http_now
+from ..core.routes import status_family
 from ..core.text import retry_after_seconds
 from ..virtual_time import VirtualTime
 from .config import ConformanceConfig
@@ -60,6 +61,7 @@ class RunState:
         self.held: dict[int, threading.Event] = {}
         self.stalled_ports: dict[int, Stall] = {}
         self.final_at = run.life.final_at()
+        self.kind = status_family(run.life.endpoint).name
 
     def epoch(self) -> float:
         """What the client's ``time.time()`` reads at the start: the emulator's HTTP "now"."""
@@ -133,8 +135,7 @@ class RunState:
             self._halt(
                 prop,
                 f"at t={now:g} it asked to sleep {seconds:g} s: its next poll would come at "
-                f"t={now + seconds:g}, {now + seconds - final:g} s after the task finished "
-                f"(t={final:g}); at most {allowed:g} s are allowed",
+                f"t={now + seconds:g}, {now + seconds - final:g} s after the task finished",
             )
 
     # --- the gate's calls -------------------------------------------------------------------
@@ -178,7 +179,8 @@ class RunState:
         """The client sent another request (or its call ended): it gave up waiting on every
         stalled one (holding the lock)."""
         for stall in self.stalled_ports.values():
-            stall.end = now
+            if stall.end is None:
+                stall.end = now
         self.stalled_ports.clear()
         for event in self.held.values():
             event.set()
@@ -221,6 +223,12 @@ class RunState:
     def stalled(self, port: int) -> bool:
         return port in self.stalled_ports
 
+    def gave_up(self, port: int) -> None:
+        with self.lock:
+            stall = self.stalled_ports.get(port)
+            if stall is not None and stall.end is None:
+                stall.end = self.emu.clock.now()
+
     def waiting(self, port: int, timeout: float | None) -> None:
         """The client waits up to ``timeout`` s (``None``: for ever) for a held answer."""
         with self.lock:
@@ -233,7 +241,9 @@ class RunState:
             what = f"request #{stall.seq} was stalled (accepted, never answered)"
             if timeout is None:
                 self._halt(
-                    "timeouts", f"{what} and the client waits for its answer with no timeout"
+                    "timeouts",
+                    f"{what} and the client waits for its answer with no timeout: it would "
+                    "hang for ever",
                 )
             if now + timeout - stall.start > cfg.max_stall_wait + EPS:
                 already = (
@@ -276,7 +286,7 @@ class RunState:
         """A poll of the run's task: stop at once what breaks the property being checked."""
         cfg = self.config
         run = self.run
-        task = self.emu.get_task(run.life.endpoint, run.task_id)
+        task = self.emu.get_task(self.kind, run.task_id)
         if task is not None and task.finished_at is not None:
             # polling on after a final status: a property-3 failure whatever is checked now;
             # stop at once when it is, else after a few polls (no runaway burns the budget)
