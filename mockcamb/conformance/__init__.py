@@ -6,6 +6,10 @@ each property lets hypothesis generate task lives (scenarios), runs the client t
 over real HTTP in virtual time (see :mod:`mockcamb.virtual_time`) and judges what it did from the
 emulator's journal. A failing property is reported with the smallest life hypothesis finds.
 
+The client's virtual time follows it into the threads it starts or hands work to, and its
+``time.time()`` agrees with the emulator's HTTP dates; a request a life stalls (accepted, never
+answered) is waited out in virtual time for as long as the client's socket timeout says.
+
 A client that never stops is stopped by a budget (requests, virtual seconds, requests without
 any virtual time passing) and a wall-clock watchdog, so a run never hangs.
 
