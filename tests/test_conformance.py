@@ -113,7 +113,7 @@ def test_doc_project_setup_poller_is_reported_with_its_reasons(doc_project_setup
     assert "returned None after a" in _message(doc_project_setup, "permanent-errors")
     gives_up = _message(doc_project_setup, "gives-up")
     assert "polled a task that never finishes for 3600 s (1 h)" in gives_up
-    assert "(241 polls) without giving up" in gives_up
+    assert "(241 requests) without giving up" in gives_up
     assert "past the 3600 s (1 h) allowed" in gives_up
     # a fixed 15 s is 40 polls in ten minutes: at the backoff limit, not over it
     assert doc_project_setup.results["backoff"] is None

@@ -169,7 +169,7 @@ def judge_gives_up(run: Run, config: ConformanceConfig) -> str | None:
     why = run.findings.get("gives-up") or run.stop_reason or "it did not return"
     return (
         f"polled a task that never finishes for {duration(run.virtual_seconds)} of virtual "
-        f"time ({len(run.polls())} polls) without giving up; the harness stopped it: {why}. "
+        f"time ({len(run.exchanges)} requests) without giving up; the harness stopped it: {why}. "
         f"Give up at a deadline (within {duration(config.give_up_within)}): raise, or return "
         "the last status"
     )
