@@ -8,6 +8,7 @@ Answers are read by :mod:`._wire`, strictly, as the HTTP specification has a cli
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import http.client
 import json
@@ -161,7 +162,8 @@ def _not_json(name: str) -> Any:
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse Retry-After (delta-seconds or an HTTP date) into seconds from now."""
+    """Parse Retry-After (delta-seconds or an HTTP date) into seconds from now; leniently,
+    to wait politely whatever the target sends (``_checks`` judges the value strictly)."""
     if value is None:
         return None
     value = value.strip()
@@ -172,6 +174,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # the asctime form names no zone: HTTP-dates are in GMT
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if math.isnan(seconds):
         return None

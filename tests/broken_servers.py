@@ -291,8 +291,12 @@ def _first_poll_throttled(code: int, retry_after: str | Callable[[], str]) -> Be
     return before
 
 
-def _http_date(seconds: float) -> str:
-    return email.utils.formatdate(time.time() + seconds, usegmt=True)
+#: The three forms of an HTTP-date a client must read (RFC 9110 5.6.7).
+HTTP_DATE_FORMS = ("%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y")
+
+
+def _http_date(seconds: float, form: int = 0) -> str:
+    return time.strftime(HTTP_DATE_FORMS[form], time.gmtime(time.time() + seconds))
 
 
 # --- framing on the wire (RawServer) --------------------------------------------------------
@@ -503,7 +507,10 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "occasional_503_retry_after_http_date",
             None,
-            before=_throttle(11, 503, lambda n: _http_date(1 if n == 11 else -30)),
+            # IMF-fixdate a second ahead, then the obsolete RFC 850 and asctime forms, past
+            before=_throttle(
+                11, 503, lambda n: _http_date(1, 0) if n == 11 else _http_date(-30, n // 11 % 3)
+            ),
         ),
         Variant(
             "slow_answers",
