@@ -44,10 +44,10 @@ DEFAULT_TIMEOUT = 30.0
 #: Longest Retry-After the suite waits out; beyond it the answer is judged as it is.
 MAX_RETRY_AFTER = 60.0
 MAX_RETRIES = 3
+MAX_REDIRECTS = 3
 #: Requests a run under the ``live`` hypothesis profile may send a named target beyond the
 #: ``--camb-polls`` polls of each task id (the README gives the measured count).
 LIVE_REQUEST_BUDGET = 100
-MAX_REDIRECTS = 3
 #: What http.client also refuses to put in a request line: controls, spaces, non-ASCII.
 _NOT_IN_REQUEST_LINE = re.compile(r"[^\x21-\x7e]")
 #: The paths under the base a named target may be sent: the two status endpoints.

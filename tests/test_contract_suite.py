@@ -6,6 +6,7 @@ never appears in its output, and a named target only ever gets rate-limited stat
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from broken_servers import API_KEY, TASK_IDS, VARIANTS, Served, make_app
+from broken_servers import API_KEY, TASK_IDS, VARIANTS, Served
 from hypothesis import settings
 
 from mockcamb.core.clock import ManualClock
@@ -165,10 +166,22 @@ def background(
         servers.append(served)
         tmp = tmp_path_factory.mktemp(name)
         runs[name] = Background(
-            lambda v=variant, url=served.base_url, tmp=tmp: _run_suite(
-                url, API_KEY, v.task_ids or TASK_IDS, tmp, "--camb-max-rps", "0", paths=v.modules
+            functools.partial(
+                _run_suite,
+                served.base_url,
+                API_KEY,
+                variant.task_ids or TASK_IDS,
+                tmp,
+                "--camb-max-rps",
+                "0",
+                paths=variant.modules,
             )
         )
+    if "test_no_key_for_a_named_target_skips_with_a_hint" in wanted:
+        served = Served(VARIANTS["conforming_base"])
+        servers.append(served)
+        tmp = tmp_path_factory.mktemp("no-key")
+        runs["no-key"] = Background(functools.partial(_no_key_run, served.base_url, tmp))
     try:
         yield runs
     finally:
@@ -356,22 +369,25 @@ def test_named_target_gets_only_rate_limited_status_gets(
     assert throttled[1]["wall"] - throttled[0]["wall"] >= 0.9, "Retry-After: 1 was not honoured"
 
 
-def test_no_key_for_a_named_target_skips_with_a_hint(tmp_path: Path) -> None:
-    server = Server(make_app(VARIANTS["conforming_base"])).start()
-    try:
-        env = _env_without_camb()
-        env["HYPOTHESIS_PROFILE"] = "live"
-        proc = _suite_process(
-            tmp_path,
-            [str(SUITE)],
-            ["-rs", "--camb-base-url", server.base_url, "--camb-max-rps", "0"],
-            env,
-            timeout=120,
-        )
-    finally:
-        server.stop()
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+def _no_key_run(base_url: str, tmp: Path) -> Run:
+    """The whole suite against a named target, with neither a key nor task ids."""
+    env = _env_without_camb()
+    env["HYPOTHESIS_PROFILE"] = "live"
+    started = time.monotonic()
+    proc = _suite_process(
+        tmp,
+        [str(SUITE)],
+        ["-rs", "--camb-base-url", base_url, "--camb-max-rps", "0"],
+        env,
+        timeout=120,
+    )
+    return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+
+
+def test_no_key_for_a_named_target_skips_with_a_hint(background: dict[str, Background]) -> None:
+    run = background["no-key"].result()
+    out = run.output
+    assert run.code == 0, out
     assert "error" not in out.splitlines()[-1]
     assert "set CAMB_API_KEY" in out and "CAMB_TASK_IDS" in out
     # Auth needs no key: those tests still ran against the named target, and passed.
