@@ -99,6 +99,16 @@ def _string_run_id(kind: str, task_id: str, poll: int, body: dict[str, Any]) -> 
     return _json(200, body)
 
 
+def _boolean_run_id(kind: str, task_id: str, poll: int, body: dict[str, Any]) -> Answer:
+    if "run_id" in body:
+        body = {**body, "run_id": True}  # Python's bool is an int; JSON's true is no number
+    return _json(200, body)
+
+
+def _unknown_200(kind: str, task_id: str) -> Answer:
+    return _json(200, {"status": "PENDING"})  # "auto-creates" every id it is asked about
+
+
 def _no_run_id(kind: str, task_id: str, poll: int, body: dict[str, Any]) -> Answer:
     return _json(200, {k: v for k, v in body.items() if k != "run_id"})
 
@@ -425,6 +435,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("lowercase_status", "status-vocabulary", body=_lowercase),
         Variant("string_run_id", "run-id-integer", body=_string_run_id),
         Variant("success_without_run_id", "success-run-id", body=_no_run_id),
+        Variant("boolean_run_id", "run-id-integer", body=_boolean_run_id),
+        Variant("unknown_id_200", "unknown-id-4xx", unknown=_unknown_200),
         Variant("no_auth_check", "auth-missing-key", auth="none"),
         Variant("any_key_accepted", "auth-wrong-key", auth="any-key"),
         Variant("unknown_id_5xx", "unknown-id-4xx", unknown=_error_500),

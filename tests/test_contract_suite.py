@@ -322,6 +322,14 @@ def test_report_says_when_every_wrong_key_was_accepted(
     assert line not in run.output
 
 
+def test_every_rule_a_server_breaks_has_a_line_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Reading the report", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M))
+    broken = {v.rule for v in VARIANTS.values() if v.rule is not None}
+    assert broken <= documented, f"rules without a README line: {sorted(broken - documented)}"
+
+
 def test_allow_status_admits_more_statuses(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
