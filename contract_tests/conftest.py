@@ -118,11 +118,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     target = config.stash.get(_TARGET, None)
     if target is not None and not target.own:
         opts = target.options
-        budget = LIVE_REQUEST_BUDGET + opts.polls * len(opts.task_refs)
+        families, ids = len(opts.families), len(opts.task_refs)
+        budget = LIVE_REQUEST_BUDGET * families + opts.polls * ids
         lines.append(
             f"{target.client.sent} requests sent to {target.base_url} (a run under "
-            f"HYPOTHESIS_PROFILE=live stays within {LIVE_REQUEST_BUDGET} + {opts.polls} polls "
-            f"per task id = {budget})"
+            f"HYPOTHESIS_PROFILE=live stays within {LIVE_REQUEST_BUDGET} a family x {families} "
+            f"+ {opts.polls} polls x {ids} task ids = {budget})"
         )
     tally = config.stash.get(WRONG_KEYS, None)
     summary = tally.summary() if tally is not None else None

@@ -355,7 +355,7 @@ def test_named_target_gets_only_rate_limited_status_gets(
     # live-profile budget the summary names.
     counted = re.search(
         r"(\d+) requests sent to \S+ \(a run under HYPOTHESIS_PROFILE=live stays within "
-        r"\d+ \+ \d+ polls per task id = (\d+)\)",
+        r"\d+ a family x \d+ \+ \d+ polls x \d+ task ids = (\d+)\)",
         mockcamb_run.output,
     )
     assert counted, mockcamb_run.output[-2000:]
