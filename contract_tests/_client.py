@@ -1,17 +1,19 @@
 """The contract suite's HTTP client: exact paths, rate-limited, honours Retry-After, and only
 ever sends GET requests to the two status endpoints of a named target.
 
-Built on :mod:`http.client` rather than requests because requests (urllib3) rewrites odd paths
-(``%00`` becomes ``%2500``, ``%2e`` becomes ``.``): the hostile-id checks must send the bytes
-they mean.
+Built on sockets rather than requests because requests (urllib3) rewrites odd paths (``%00``
+becomes ``%2500``, ``%2e`` becomes ``.``): the hostile-id checks must send the bytes they mean.
+Answers are read by :mod:`._wire`, strictly, as the HTTP specification has a client read them.
 """
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import http.client
 import json
 import math
+import re
 import socket
 import ssl
 import threading
@@ -23,6 +25,19 @@ from urllib.parse import urljoin, urlsplit
 
 from mockcamb.core.routes import KINDS, STATUS_PATHS, family
 
+from ._wire import ACCEPT_ENCODING, Defect, NoAnswer, TransportError, Wire, decode_content
+
+__all__ = [
+    "AdminClient",
+    "Client",
+    "Defect",
+    "RateLimiter",
+    "Response",
+    "Secret",
+    "TransportError",
+    "redact",
+]
+
 API_KEY_HEADER = "x-api-key"
 USER_AGENT = "mockcamb-contract-suite/0.1"
 DEFAULT_TIMEOUT = 30.0
@@ -30,6 +45,12 @@ DEFAULT_TIMEOUT = 30.0
 MAX_RETRY_AFTER = 60.0
 MAX_RETRIES = 3
 MAX_REDIRECTS = 3
+#: Requests a run under the ``live`` hypothesis profile may send a named target for each
+#: family it checks, beyond the ``--camb-polls`` polls of each task id (the README gives the
+#: measured count: 32 a family).
+LIVE_REQUEST_BUDGET = 50
+#: What http.client also refuses to put in a request line: controls, spaces, non-ASCII.
+_NOT_IN_REQUEST_LINE = re.compile(r"[^\x21-\x7e]")
 #: The paths under the base a named target may be sent: the two status endpoints.
 STATUS_PREFIXES: tuple[str, ...] = tuple(f"/{path}/" for path in STATUS_PATHS)
 
@@ -38,8 +59,9 @@ _TRACKED: set[str] = set()
 
 
 def redact(text: str) -> str:
-    """``text`` with every tracked key replaced by ``***`` (a server may echo the key back)."""
-    for value in _TRACKED:
+    """``text`` with every tracked key replaced by ``***`` (a server may echo the key back);
+    the longest first, so that a near miss of the key never uncovers part of it."""
+    for value in sorted(_TRACKED, key=len, reverse=True):
         text = text.replace(value, "***")
     return text
 
@@ -76,10 +98,6 @@ class Secret:
         raise TypeError("a Secret is not picklable")
 
 
-class TransportError(Exception):
-    """The request got no complete HTTP answer (refused, reset, dropped mid-body, timeout)."""
-
-
 class RateLimiter:
     """At most ``rps`` request starts per second, across threads; ``None`` or 0: no limit."""
 
@@ -106,7 +124,7 @@ class RateLimiter:
 
 @dataclass
 class Response:
-    """A complete HTTP answer."""
+    """A complete HTTP answer, as a client that follows the HTTP specification reads it."""
 
     status: int
     reason: str
@@ -115,6 +133,12 @@ class Response:
     path: str
     elapsed: float
     redirects: list[str] = field(default_factory=list)
+    #: Every field line as sent, in order, duplicates kept (``headers`` joins them).
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    #: What the answer breaks though it arrived whole (see :mod:`._wire`).
+    defects: list[Defect] = field(default_factory=list)
+    #: The answers before this one to the same call: waited-out 429/503s, followed redirects.
+    history: list[Response] = field(default_factory=list)
 
     @property
     def content_type(self) -> str:
@@ -125,16 +149,22 @@ class Response:
         return self.content_type.split(";", 1)[0].strip().lower()
 
     def json(self) -> Any:
-        """The decoded JSON body; raises ValueError when it is not JSON."""
-        return json.loads(self.body.decode("utf-8"))
+        """The decoded JSON body; raises ValueError when it is not JSON. Strict JSON: UTF-8,
+        and no NaN or Infinity (Python reads them, JSON.parse in the TypeScript SDK does not)."""
+        return json.loads(self.body.decode("utf-8"), parse_constant=_not_json)
 
     def preview(self, n: int = 120) -> str:
         text = self.body[:n].decode("utf-8", "replace")
         return repr(text + ("..." if len(self.body) > n else ""))
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse Retry-After (delta-seconds or an HTTP date) into seconds from now."""
+    """Parse Retry-After (delta-seconds or an HTTP date) into seconds from now; leniently,
+    to wait politely whatever the target sends (``_checks`` judges the value strictly)."""
     if value is None:
         return None
     value = value.strip()
@@ -145,6 +175,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # the asctime form names no zone: HTTP-dates are in GMT
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if math.isnan(seconds):
         return None
@@ -186,79 +218,101 @@ class Client:
         self.allowed_prefixes = allowed_prefixes
         self._sleep = sleep
         self.resend_on_stale = resend_on_stale
-        self._conn: http.client.HTTPConnection | None = None
+        self._wire: Wire | None = None
         self._lock = threading.Lock()
         self.sent = 0
+        default_port = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._host_header = host if self.port in (None, default_port) else f"{host}:{self.port}"
 
     def __repr__(self) -> str:
         return f"Client({self.origin}{self.base_path})"
 
     # --- connections ------------------------------------------------------------------------
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+    def _connect(self) -> Wire:
+        port = self.port or (443 if self.scheme == "https" else 80)
+        try:
+            sock = socket.create_connection((self.host, port), timeout=self.timeout)
+            if self.scheme == "https":
+                context = ssl.create_default_context()
+                sock = context.wrap_socket(sock, server_hostname=self.host)
+        except OSError as exc:
+            raise TransportError(f"could not connect to {self.origin}: {_describe(exc)}") from None
+        return Wire(sock, self.timeout)
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
+
+    def _request(self, path: str, headers: Mapping[str, str]) -> bytes:
+        if _NOT_IN_REQUEST_LINE.search(path):
+            raise ValueError(f"contract suite bug: {path!r} cannot go in a request line as is")
+        lines = [f"GET {path} HTTP/1.1", f"Host: {self._host_header}"]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"contract suite bug: a line break in the {name} header")
+            lines.append(f"{name}: {value}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _send_once(self, path: str, headers: Mapping[str, str]) -> Response:
         """One GET of ``path`` (exact bytes), reusing the connection when it is still open."""
+        request = self._request(path, headers)
         with self._lock:
             for attempt in (1, 2):
-                reused = self._conn is not None and self.resend_on_stale
-                conn = self._conn or self._connect()
-                self._conn = conn
+                reused = self._wire is not None and self.resend_on_stale
+                wire = self._wire or self._connect()
+                self._wire = wire
                 started = time.monotonic()
                 try:
-                    conn.putrequest("GET", path, skip_accept_encoding=True)
-                    for name, value in headers.items():
-                        conn.putheader(name, value)
-                    conn.endheaders()
-                except (http.client.HTTPException, OSError) as exc:
+                    wire.send(request)
+                except OSError as exc:
                     self._drop()
                     if reused and attempt == 1:
                         continue  # a stale keep-alive connection: nothing reached the server
                     raise TransportError(f"could not send GET {path}: {_describe(exc)}") from None
                 try:
-                    raw = conn.getresponse()
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    answer = wire.read_answer()
+                except NoAnswer as exc:
                     self._drop()
                     if reused and attempt == 1:
                         continue  # closed before it read our request: safe to send again
-                    raise TransportError(
-                        f"GET {path}: the server closed the connection without answering"
-                    ) from None
-                except (http.client.HTTPException, OSError) as exc:
+                    self.sent += 1
+                    raise TransportError(f"GET {path}: {exc}") from None
+                except TransportError as exc:
                     self._drop()
+                    self.sent += 1
+                    raise TransportError(
+                        f"GET {path}: {exc}", exc.rule, exc.fix, exc.detail
+                    ) from None
+                except OSError as exc:
+                    self._drop()
+                    self.sent += 1
                     raise TransportError(f"GET {path}: {_describe(exc)}") from None
-                try:
-                    body = raw.read()
-                except (http.client.HTTPException, OSError) as exc:
+                if not answer.keep_alive:
                     self._drop()
-                    raise TransportError(
-                        f"GET {path}: the connection broke while reading the body "
-                        f"({_describe(exc)})"
-                    ) from None
-                if raw.will_close:
-                    self._drop()
-                hdrs = {k.lower(): v for k, v in raw.getheaders()}
+                body, decoding = decode_content(answer.fields, answer.body)
+                joined: dict[str, str] = {}
+                for name, value in answer.fields:  # repeated fields joined, as clients do
+                    key = name.lower()
+                    joined[key] = f"{joined[key]}, {value}" if key in joined else value
                 self.sent += 1
                 return Response(
-                    raw.status, raw.reason, hdrs, body, path, time.monotonic() - started
+                    answer.status,
+                    answer.reason,
+                    joined,
+                    body,
+                    path,
+                    time.monotonic() - started,
+                    fields=answer.fields,
+                    defects=answer.defects + decoding,
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._wire is not None:
+            self._wire.close()
+            self._wire = None
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -291,15 +345,22 @@ class Client:
         """
         self._check_allowed(path)
         chosen = self.api_key if key == "default" else key
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         if isinstance(chosen, Secret):
             headers[API_KEY_HEADER] = chosen.reveal()
         redirects: list[str] = []
+        history: list[Response] = []
         tries = 0
         while True:
             self.limiter.wait()
             resp = self._send_once(path, headers)
             resp.redirects = redirects
+            resp.history = list(history)
+            history.append(resp)
             wait = retry_after_seconds(resp.headers.get("retry-after"))
             throttled = resp.status == 429 or (resp.status == 503 and wait is not None)
             if retry and throttled and tries < MAX_RETRIES:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from mockcamb.strategies import load_profiles
 
-from ._client import AdminClient, Client, RateLimiter, Secret
+from ._checks import WRONG_KEYS
+from ._client import LIVE_REQUEST_BUDGET, AdminClient, Client, RateLimiter, Secret
 from ._target import IDS_HINT, OWN_TASK_REFS, Options, Target, parse_options, serve_own, start
 
 load_profiles()
 
 _OPTIONS = pytest.StashKey[Options]()
+_TARGET = pytest.StashKey[Target]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -109,6 +112,29 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """After the results: what a named target was sent, and whether it refused any wrong key."""
+    lines = []
+    target = config.stash.get(_TARGET, None)
+    if target is not None and not target.own:
+        opts = target.options
+        families, ids = len(opts.families), len(opts.task_refs)
+        budget = LIVE_REQUEST_BUDGET * families + opts.polls * ids
+        lines.append(
+            f"{target.client.sent} requests sent to {target.base_url} (a run under "
+            f"HYPOTHESIS_PROFILE=live stays within {LIVE_REQUEST_BUDGET} a family x {families} "
+            f"+ {opts.polls} polls x {ids} task ids = {budget})"
+        )
+    tally = config.stash.get(WRONG_KEYS, None)
+    summary = tally.summary() if tally is not None else None
+    if summary is not None:
+        lines.append(summary)
+    if lines:
+        terminalreporter.write_sep("-", "camb contract suite")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     opts = metafunc.config.stash[_OPTIONS]
     if "kind" in metafunc.fixturenames:
@@ -141,9 +167,10 @@ def camb_options(pytestconfig: pytest.Config) -> Options:
 
 
 @pytest.fixture(scope="session")
-def camb(camb_options: Options) -> Iterator[Target]:
+def camb(camb_options: Options, pytestconfig: pytest.Config) -> Iterator[Target]:
     """The target: the named one, or a mockcamb the suite started."""
     target = start(camb_options)
+    pytestconfig.stash[_TARGET] = target
     try:
         yield target
     finally:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ._checks import ContractViolation, check_lifecycle, check_status_answer, describe, violations
+from ._checks import (
+    ContractViolation,
+    check_lifecycle,
+    check_status_answer,
+    describe,
+    no_answer,
+    violations,
+)
 from ._target import Target
 
 
@@ -21,25 +28,24 @@ def _first_per_rule(errors: list[ContractViolation]) -> list[ContractViolation]:
                 first.rule,
                 first.where,
                 f"{first.problem} (and {len(same) - 1} more time(s) on later polls)",
+                first.fix,
             )
         out.append(first)
     return out
 
 
 def test_status_answer_shape(camb: Target, task_ref: tuple[str, str]) -> None:
-    """200, application/json, a JSON object with a string status from the vocabulary, an
-    integer run_id whenever SUCCESS, message/exception_reason of the right types."""
+    """Readable as a client reads it (framing, coding, Content-Type, charset, Retry-After),
+    200, application/json, a JSON object with a string status from the vocabulary, an integer
+    run_id whenever SUCCESS, message/exception_reason of the right types."""
     kind, task_id = task_ref
     polls = camb.polls(kind, task_id)
     errors: list[ContractViolation] = []
     for poll in polls:
         where = describe(kind, task_id, poll.number, len(polls))
         if poll.error is not None or poll.response is None:
-            errors.append(
-                ContractViolation(
-                    "transport", where, str(poll.error), "check the base URL and the network"
-                )
-            )
+            assert poll.error is not None
+            errors.append(no_answer(poll.error, where))
             continue
         errs, _ = check_status_answer(poll.response, where, camb.allowed)
         errors += errs

@@ -8,7 +8,7 @@ from hypothesis import example, given
 
 from mockcamb.strategies import hostile_task_ids
 
-from ._checks import ContractViolation, check_error_answer, violations
+from ._checks import check_error_answer, no_answer, violations
 from ._client import TransportError
 from ._target import Target
 
@@ -19,14 +19,19 @@ TOO_LONG_CODES = (414, 431)
 def test_unknown_task_id_is_4xx(camb: Target, kind: str) -> None:
     camb.need_key()
     task_id = f"contract-unknown-{uuid.uuid4()}"
-    resp = camb.client.get_status(kind, task_id)
+    where = f"GET /{kind}/{task_id}"
+    fix = "answer a task id that does not exist with 404 (or 422) and a JSON body"
+    try:
+        resp = camb.client.get_status(kind, task_id)
+    except TransportError as exc:
+        raise no_answer(exc, where, "unknown-id-4xx", fix) from None
     violations(
         check_error_answer(
             resp,
-            f"GET /{kind}/{task_id}",
+            where,
             "unknown-id-4xx",
             None,
-            fix="answer a task id that does not exist with 404 (or 422) and a JSON body",
+            fix=fix,
         )
     )
 
@@ -42,11 +47,8 @@ def test_hostile_task_id_is_4xx(camb: Target, kind: str, wire: str) -> None:
     try:
         resp = camb.client.get(path)
     except TransportError as exc:
-        raise ContractViolation(
-            "hostile-id-4xx",
-            f"GET {shown}",
-            f"no answer: {exc}",
-            "answer odd task ids with a 4xx instead of crashing",
+        raise no_answer(
+            exc, f"GET {shown}", "hostile-id-4xx", "answer odd task ids with a 4xx, never crash"
         ) from None
     violations(
         check_error_answer(
