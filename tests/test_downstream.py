@@ -254,7 +254,7 @@ def test_the_built_wheel_installs_in_a_fresh_venv_and_serves(tmp_path: Path) -> 
         "import mockcamb, pathlib, requests; from mockcamb.testing import serve_in_thread\n"
         "root = pathlib.Path(mockcamb.__file__).parent\n"
         "assert (root / 'scenario.schema.json').is_file(), 'schema not shipped'\n"
-        "assert (root / 'http' / 'templates' / 'dashboard.html').is_file(), 'template not shipped'\n"
+        "assert (root / 'http/templates/dashboard.html').is_file(), 'template not shipped'\n"
         "with serve_in_thread() as m:\n"
         "    t = m.create_task('story', 'instant_success')\n"
         "    assert requests.get(f'{m.base_url}/story/{t}', headers=m.headers).ok\n"
