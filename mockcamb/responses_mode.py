@@ -4,12 +4,14 @@ the ``responses`` library, with no server and no port.
 Each request runs through the real WSGI app (:class:`~mockcamb.http.inprocess.InProcessApp`),
 so routing, faults and answers are those of ``mockcamb serve``. A dropped connection raises
 ``requests.exceptions.ConnectionError``; latency sleeps for real (a client's virtual sleep
-never skips it).
+never skips it). While :func:`intercept` is active, a request to the CAMB host that it does not
+answer (httpx, urllib3, ``urllib.request``, aiohttp...) is refused (:mod:`mockcamb.leaks`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import responses
 
+from . import leaks
 from .core.emulator import Emulator
 from .http.inprocess import InProcessApp
 from .testing import CAMB_BASE_URL, DEFAULT_API_KEY, MockCamb, build_emulator
@@ -106,12 +109,28 @@ def intercept(
     ``with intercept() as mock:`` gives a :class:`MockCamb` over a fresh manual-clock
     emulator (or ``emulator``); ``mock.responses`` is the active ``responses.RequestsMock``
     (pass ``rsps`` to reuse one you started), where other routes can be added. Requests to
-    any other URL fail as ``responses`` makes them fail, unless you add a passthrough.
+    any other URL fail as ``responses`` makes them fail, unless you add a passthrough; requests
+    to the CAMB host by other libraries are refused.
     """
     emu = emulator if emulator is not None else build_emulator(settings)
     if emulator is not None and settings:
         emu.configure(settings)
     adapter = ResponsesAdapter(emu, base_url)
+    with leaks.guard(adapter.base_url, "mockcamb_responses"), _httpx_guarded():
+        yield from _intercepting(adapter, api_key, rsps)
+
+
+def _httpx_guarded() -> contextlib.AbstractContextManager[None]:
+    """httpx's transports refuse the CAMB host too, when httpx is installed."""
+    if importlib.util.find_spec("httpx") is None:
+        return contextlib.nullcontext()
+    from .httpx_mode import patched_transports
+
+    return patched_transports()
+
+
+def _intercepting(adapter: ResponsesAdapter, api_key: str, rsps: Any) -> Iterator[MockCamb]:
+    emu = adapter.emulator
     if rsps is not None:
         route = adapter.register(rsps)
         try:

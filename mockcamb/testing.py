@@ -2,8 +2,8 @@
 
 One :class:`MockCamb` drives one :class:`~mockcamb.core.emulator.Emulator` directly (no admin HTTP
 round trips): create tasks, move the clock, read the journal, change settings. The HTTP
-fixture, the in-process ``responses`` fixture and :func:`serve_in_thread` all hand out this
-same class; only :attr:`MockCamb.base_url` differs.
+fixture, the in-process ``responses`` and httpx fixtures and :func:`serve_in_thread` all hand
+out this same class; only :attr:`MockCamb.base_url` differs.
 """
 
 from __future__ import annotations
@@ -45,16 +45,19 @@ class MockCamb:
         server: Server | None = None,
         responses: Any = None,
         recordings: Sequence[Recorded] = (),
+        httpx: Any = None,
     ) -> None:
         self.emulator = emulator
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         #: The HTTP server (HTTP mode and :func:`serve_in_thread`), else ``None``.
         self.server = server
-        #: The ``responses.RequestsMock`` (in-process mode), else ``None``.
+        #: The ``responses.RequestsMock`` (in-process ``responses`` mode), else ``None``.
         self.responses = responses
         #: The recorded tasks replayed (``replay=DIR``): preloaded again by :meth:`reset`.
         self.recordings: tuple[Recorded, ...] = tuple(recordings)
+        #: The :class:`~mockcamb.httpx_mode.HttpxMode` (in-process httpx mode), else ``None``.
+        self.httpx = httpx
         self._baseline = emulator.settings
 
     def __repr__(self) -> str:

@@ -53,6 +53,8 @@ __all__ = [
     "is_installed",
     "is_virtual",
     "patched",
+    "real_asyncio_sleep",
+    "real_sleep",
     "uninstall",
     "virtual_time",
 ]
@@ -85,6 +87,11 @@ _SELECTORS: tuple[type[selectors.BaseSelector], ...] = tuple(
 )
 #: Real seconds a read or an event loop waits at a time while a stall may be in progress.
 STALL_SLICE = 0.005
+
+#: The real ``time.sleep`` and ``asyncio.sleep``, whatever is patched when they are called:
+#: for waits that must take real time even in a thread that runs in virtual time.
+real_sleep = _real_sleep
+real_asyncio_sleep = _real_asyncio_sleep
 
 _registry_lock = threading.Lock()
 # thread ident -> stack of active VirtualTime objects (innermost last)

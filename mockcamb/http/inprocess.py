@@ -4,16 +4,18 @@
 environ, calls the same app ``mockcamb serve`` runs (route table, fast path, Flask views,
 error handlers) and hands back the status, headers and body, so the in-process modes never
 re-implement routing. Latency is waited out by the app itself (a real sleep taken at
-import: a client's virtual sleep never skips it); a dropped connection reaches the app's
-``MOCKCAMB_DROP_CONNECTION`` hook, which marks the request, and the adapter raises what its
-client library raises for a dropped connection.
+import: a client's virtual sleep never skips it), or with ``defer_latency`` handed back in
+:attr:`Answer.delay` for the adapter to wait out its own way (an event loop must not block);
+a dropped connection reaches the app's ``MOCKCAMB_DROP_CONNECTION`` hook, which marks the
+request, and the adapter raises what its client library raises for a dropped connection.
 """
 
 from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -21,6 +23,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from ..core.emulator import Emulator
 from ..core.routes import API_PREFIX
 from .app import create_app
+from .wsgi import WSGIApp
 
 #: WSGI environ key the drop hook sets: the client must see a dropped connection.
 DROPPED_KEY: Final = "mockcamb.dropped"
@@ -34,19 +37,34 @@ def _mark_dropped(environ: dict[str, Any]) -> bool:
 
 @dataclass(slots=True)
 class Answer:
-    """What the app answered: ``dropped`` when the connection must look cut."""
+    """What the app answered: ``dropped`` when the connection must look cut; ``delay``: the
+    seconds of injected latency still to wait before the answer (or the cut) arrives, when the
+    app was told to defer them."""
 
     status_code: int
     headers: list[tuple[str, str]]
     body: bytes
     dropped: bool = False
+    delay: float = 0.0
 
 
 class InProcessApp:
     """The emulator's WSGI app mounted at ``base_url`` (an http(s) URL ending in the API
-    prefix the client is given, ``https://client.camb.ai/apis`` for the real service)."""
+    prefix the client is given, ``https://client.camb.ai/apis`` for the real service).
 
-    def __init__(self, emulator: Emulator, base_url: str) -> None:
+    ``defer_latency``: the app does not sleep; :meth:`call` returns the wait in
+    :attr:`Answer.delay`. ``middleware`` wraps the app's WSGI callable (it sees every request
+    first), as :func:`mockcamb.testing.serve_in_thread` does.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        base_url: str,
+        *,
+        defer_latency: bool = False,
+        middleware: Callable[[WSGIApp], WSGIApp] | None = None,
+    ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"base_url: must be an http(s) URL, got {base_url!r}")
@@ -60,7 +78,15 @@ class InProcessApp:
         # The app serves /apis; whatever the base URL puts before it is the mount point.
         self.script_name = prefix.removesuffix(API_PREFIX)
         self.api_path = prefix
-        self.app = create_app(emulator, config={"MOCKCAMB_DROP_CONNECTION": _mark_dropped})
+        config: dict[str, Any] = {"MOCKCAMB_DROP_CONNECTION": _mark_dropped}
+        self._deferred = threading.local()  # the latency of the call in progress, per thread
+        if defer_latency:
+            config["MOCKCAMB_DELAY"] = self._defer
+        self.app = create_app(emulator, config=config)
+        self.wsgi: WSGIApp = middleware(self.app) if middleware is not None else self.app
+
+    def _defer(self, seconds: float) -> None:
+        self._deferred.seconds = getattr(self._deferred, "seconds", 0.0) + seconds
 
     def _path_info(self, path: str) -> str:
         """The WSGI PATH_INFO of a request path under the base URL (PEP 3333: the raw bytes
@@ -91,12 +117,15 @@ class InProcessApp:
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            "CONTENT_LENGTH": str(len(body)),
         }
+        if body:  # a server sets it for a request with a body (or a Content-Length header)
+            environ["CONTENT_LENGTH"] = str(len(body))
         for name, value in headers:
             low = name.lower()
             if low == "content-type":
                 environ["CONTENT_TYPE"] = value
+            elif low == "content-length":
+                environ["CONTENT_LENGTH"] = str(len(body))
             elif low not in _SKIPPED and low != "host":
                 key = "HTTP_" + low.upper().replace("-", "_")
                 environ[key] = f"{environ[key]},{value}" if key in environ else value
@@ -113,17 +142,19 @@ class InProcessApp:
             started[:] = [status, response_headers]
             return lambda data: None
 
-        result = self.app(environ, start_response)
+        self._deferred.seconds = 0.0
+        result = self.wsgi(environ, start_response)
         try:
             payload = b"".join(result)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+        delay = self._deferred.seconds
         if environ.get(DROPPED_KEY) or not started:
-            return Answer(0, [], b"", dropped=True)
+            return Answer(0, [], b"", dropped=True, delay=delay)
         status, response_headers = started
-        return Answer(int(status.split(" ", 1)[0]), list(response_headers), payload)
+        return Answer(int(status.split(" ", 1)[0]), list(response_headers), payload, delay=delay)
 
 
 __all__ = ["DROPPED_KEY", "Answer", "InProcessApp"]
