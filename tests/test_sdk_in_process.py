@@ -175,3 +175,12 @@ def test_every_family_polls_to_success_with_the_sdks_http_library(
         if family.result is not None:
             assert http.get(f"{CAMB_API}{family.result}/{body['run_id']}").is_success
     assert mockcamb_httpx.now() == 60
+
+
+def test_the_ban_holds() -> None:
+    """The sockets of this module are banned indeed (so the tests above cannot pass over HTTP)."""
+    with socket.socket() as sock:
+        with pytest.raises(AssertionError, match="socket"):
+            sock.connect(("127.0.0.1", 9))
+        with pytest.raises(AssertionError, match="socket"):
+            sock.bind(("127.0.0.1", 0))
