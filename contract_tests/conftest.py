@@ -93,6 +93,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not only in the repository's pyproject.toml: the suite also runs from
+    # an installed package (`mockcamb contract`, `pytest --pyargs contract_tests`).
+    config.addinivalue_line("markers", "emulator_only: runs only against the suite's own mockcamb")
+    config.addinivalue_line("markers", "live: needs a real target (--camb-base-url) and key")
     config.stash[_OPTIONS] = parse_options(config)
     if config.getoption("camb_client") is None and os.environ.get("CAMB_CLIENT"):
         config.option.camb_client = os.environ["CAMB_CLIENT"]

@@ -1,7 +1,8 @@
-"""The ``mockcamb`` command: serve the emulator, validate scenarios, list presets, check clients.
+"""The ``mockcamb`` command: serve the emulator, validate scenarios, list presets, check clients,
+run the contract suite.
 
 This module declares the options and dispatches; ``serve`` runs in :mod:`mockcamb.serve.command`,
-``conform`` in :mod:`mockcamb.conformance`."""
+``conform`` in :mod:`mockcamb.conformance`, ``contract`` in :mod:`mockcamb.contract_cli`."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_conform(sub, conform_options)
     _add_record(sub)
+    _add_contract(sub)
     _add_presets(sub)
     return parser
 
@@ -249,6 +251,19 @@ def _add_record(sub: Subcommands) -> None:
     configure_parser(record)
 
 
+def _add_contract(sub: Subcommands) -> None:
+    from .contract_cli import configure_parser
+
+    contract = sub.add_parser(
+        "contract",
+        help="run the contract suite against a target (or against its own mockcamb)",
+        description="Run the contract suite (the installed contract_tests package) against the "
+        "target named by --base-url, or against a mockcamb of its own when none is named. "
+        "Exit 0 when every rule holds, 1 when one is broken, 2 for usage errors.",
+    )
+    configure_parser(contract)
+
+
 def _add_presets(sub: Subcommands) -> None:
     presets = sub.add_parser(
         "presets",
@@ -311,6 +326,12 @@ def _cmd_conform(args: argparse.Namespace) -> int:
     return cmd_conform(args)
 
 
+def _cmd_contract(args: argparse.Namespace) -> int:
+    from .contract_cli import cmd_contract
+
+    return cmd_contract(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(conform_options="conform" in words)
@@ -325,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "presets": cmd_presets,
         "conform": _cmd_conform,
         "record": _cmd_record,
+        "contract": _cmd_contract,
     }[args.command]
     try:
         return handler(args)

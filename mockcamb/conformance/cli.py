@@ -9,7 +9,7 @@ import sys
 from ..core.errors import ConfigError
 from ..core.routes import STATUS_PATHS
 from .clients import load_client
-from .config import ConformanceConfig, relax
+from .config import MODES, ConformanceConfig, relax
 from .harness import check_client
 from .properties import PROPERTIES, property_named
 from .report import Finding
@@ -131,6 +131,13 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "(what the real service did), once per property it can judge",
     )
     p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="http",
+        help="http (default): the client gets a server on a free port; httpx: an httpx-based "
+        "client (the official SDK...) is answered in process through the httpx mode, no port",
+    )
+    p.add_argument(
         "--no-shrink",
         action="store_true",
         help="report the first failing life found, without shrinking it",
@@ -169,6 +176,7 @@ def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
         shrink=not args.no_shrink,
         capture_output=not args.show_output,
         lives=args.lives,
+        mode=args.mode,
     )
     return relax(cfg, args.relax)
 

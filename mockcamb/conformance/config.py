@@ -11,6 +11,9 @@ from ..core.errors import ConfigError
 from ..core.routes import STATUS_PATHS, family_of_status_path
 from .properties import PROPERTIES, property_named
 
+#: How a client under test reaches the emulator (:attr:`ConformanceConfig.mode`).
+MODES = ("http", "httpx")
+
 
 @dataclass(frozen=True)
 class ConformanceConfig:
@@ -61,6 +64,9 @@ class ConformanceConfig:
     """...or this fraction of the time the task took, whichever is larger"""
     max_stall_wait: float = 600.0
     """timeouts: virtual seconds a client may wait for the answer to a stalled request"""
+    mode: str = "http"
+    """how the client reaches the emulator: ``http`` (a server on a free port) or ``httpx``
+    (in process, through the httpx mode: no port; for httpx-based clients)"""
 
     def __post_init__(self) -> None:
         for name in ("examples", "max_requests", "max_burst", "max_retry_after", "backoff_polls"):
@@ -95,6 +101,8 @@ class ConformanceConfig:
                 )
         if not self.endpoints:
             raise ConfigError("endpoint: give at least one endpoint")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
 
 
 _NUMERIC = {

@@ -59,7 +59,12 @@ class Harness:
         return self
 
     def _serve(self) -> contextlib.AbstractContextManager[MockCamb]:
-        """The emulator behind the gate, served in a thread (the one server-setup call)."""
+        """The emulator behind the gate: served in a thread (mode ``http``), or answering httpx
+        in process at CAMB's real base URL (mode ``httpx``, no port)."""
+        if self.config.mode == "httpx":
+            from ..httpx_mode import intercept
+
+            return intercept(middleware=lambda app: Gate(app, self))
         return serve_in_thread(threads=8, middleware=lambda app: Gate(app, self), stop_timeout=1.0)
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,10 @@ from .records import Exchange, Run
 from .text import one_line
 
 SHOWN_EXCHANGES = 12  # a longer list of requests shows its first 6 and its last 5
+_MODE_TEXT = {
+    "http": "http (a mockcamb server on a free port of 127.0.0.1)",
+    "httpx": "httpx (in process, at https://client.camb.ai/apis: no server, no port)",
+}
 
 
 @dataclass
@@ -86,6 +90,7 @@ class Report:
             f"mockcamb conform {self.target}",
             f"  seed {self.seed}, up to {self.config.examples} task lives per property, "
             f"endpoints {', '.join(self.config.endpoints)}",
+            f"  mode: {_MODE_TEXT.get(self.config.mode, self.config.mode)}",
             "",
         ]
         for prop in PROPERTIES:
