@@ -98,13 +98,23 @@ def test_pytest_samples_pass_in_a_project_of_their_own(
     assert " passed" in done.stdout and "failed" not in done.stdout
 
 
+_SHELL_ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith(("CAMB_", "PYTEST_"))},
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+}
+
+
 @pytest.mark.parametrize("script", blocks("sh"), ids=lambda s: s.split()[0])
 def test_shell_samples_run_against_a_live_emulator(script: str) -> None:
     with Server(create_app(Emulator()), "127.0.0.1", 0) as srv:
         for command, expected in _commands(script):
             command = command.replace("127.0.0.1:8080", f"127.0.0.1:{srv.port}")
             done = subprocess.run(
-                ["bash", "-c", command], capture_output=True, text=True, timeout=30
+                ["bash", "-c", command],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env=_SHELL_ENV,  # `mockcamb` is the one installed beside this interpreter
             )
             assert done.returncode == 0, (command, done.stderr)
             if expected.startswith("{"):
