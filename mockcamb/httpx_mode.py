@@ -76,7 +76,8 @@ class HttpxMode:
         self.base_url = self.app.base_url
         self.latency: Latency = check_latency(latency)
         url = httpx.URL(self.base_url)
-        self._origin = (url.scheme, url.host, url.port or _default_port(url.scheme))
+        # Compared with the raw (bytes) parts of each request's URL: cheap, no IDNA decoding.
+        self._origin = (url.raw_scheme, url.raw_host.lower(), url.port or _default_port(url.scheme))
         self._path = url.raw_path.split(b"?", 1)[0].rstrip(b"/")
 
     def __repr__(self) -> str:
@@ -84,7 +85,9 @@ class HttpxMode:
 
     def matches(self, url: httpx.URL) -> bool:
         """True for a URL under the base URL (same origin, path at or below its path)."""
-        if (url.scheme, url.host, url.port or _default_port(url.scheme)) != self._origin:
+        scheme = url.raw_scheme
+        port = url.port or (443 if scheme == b"https" else 80)
+        if (scheme, url.raw_host.lower(), port) != self._origin:
             return False
         raw = url.raw_path
         if not raw.startswith(self._path):
