@@ -49,6 +49,14 @@ def _task_ref(text: str) -> str:
     return text
 
 
+def _family(text: str) -> str:
+    if text != "all" and text not in KINDS:
+        raise argparse.ArgumentTypeError(
+            f"must be `all` or one of {', '.join(KINDS)}, got {text!r}"
+        )
+    return text
+
+
 def _non_empty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must be a non-empty string")
@@ -79,6 +87,16 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         metavar="FAMILY:ID",
         help=f"a task that exists on the target, FAMILY one of {', '.join(KINDS)}; repeatable "
         "(env CAMB_TASK_IDS, comma-separated)",
+    )
+    p.add_argument(
+        "--family",
+        action="append",
+        default=[],
+        type=_family,
+        metavar="NAME",
+        help="a task family to check (`all` for every one); repeatable (env CAMB_FAMILIES; "
+        "default: every family against the suite's own emulator, else story, project-setup "
+        "and those of --task-id)",
     )
     p.add_argument(
         "--max-rps",
@@ -141,6 +159,8 @@ def pytest_command(args: argparse.Namespace, suite: Path, ini: Path) -> list[str
         command += ["--camb-base-url", args.base_url]
     for ref in args.task_id:
         command += ["--camb-task-id", ref]
+    for name in args.family:
+        command += ["--camb-family", name]
     if args.max_rps is not None:
         command += ["--camb-max-rps", args.max_rps]
     for status in args.allow_status:

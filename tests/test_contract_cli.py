@@ -107,6 +107,7 @@ def test_mockcamb_contract_fails_a_broken_target_naming_the_rule(
     ("argv", "message"),
     [
         (["--task-id", "video:1"], "expected FAMILY:ID"),
+        (["--family", "video"], "must be `all` or one of story"),
         (["--base-url", "ftp://x"], "must start with http:// or https://"),
         (["--base-url", "http://127.0.0.1:9/apis", "--max-rps", "fast"], "--camb-max-rps"),
         (["--base-url", "http://127.0.0.1:9/apis", "--polls", "1"], "--camb-polls"),
@@ -135,6 +136,8 @@ def test_the_key_goes_in_the_environment_not_the_command_line(tmp_path: Path) ->
             "story:1",
             "--allow-status",
             "DONE",
+            "--family",
+            "dub",
             "--polls",
             "4",
             "--client",
@@ -152,6 +155,7 @@ def test_the_key_goes_in_the_environment_not_the_command_line(tmp_path: Path) ->
     command = pytest_command(args, suite, tmp_path / "pytest.ini")
     assert "secret-k" not in " ".join(command)
     for option in (
+        "--camb-family",
         "--camb-base-url",
         "--camb-task-id",
         "--camb-allow-status",

@@ -16,7 +16,7 @@ import re
 import string
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -25,8 +25,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mockcamb.core.bodies import example_request
 from mockcamb.core.emulator import Emulator
-from mockcamb.core.routes import FAMILIES, ROUTES
+from mockcamb.core.families import Family
+from mockcamb.core.routes import FAMILIES, ROUTES, family
 from mockcamb.httpx_mode import (
     DROPPED_MESSAGE,
     HttpxMode,
@@ -39,6 +41,7 @@ from mockcamb.testing import CAMB_BASE_URL, MockCamb, build_emulator, serve_in_t
 from mockcamb.virtual_time import virtual_time
 
 KEY = {"x-api-key": "k"}
+INSTANT = {**KEY, "x-mockcamb-scenario": "instant_success"}
 GARBAGE = {
     "steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCCESS"}],
     "faults": [
@@ -210,23 +213,94 @@ def test_the_script_covers_every_kind_of_answer() -> None:
     assert b"" in bodies  # empty
 
 
-def test_every_route_of_the_table_answers_alike() -> None:
-    """Create, status and result of every family, as the route table declares them."""
+Send = Callable[..., Awaitable[httpx.Response]]
 
-    def setup(mock: MockCamb) -> None:
-        for family in FAMILIES:
-            mock.create_task(family.name, "instant_success", task_id=f"{family.name}-done")
 
-    calls: list[Call] = []
-    for route in ROUTES:
-        family = route.family
-        if route.action == "create":
-            continue  # bodies per family are exercised through the SDK and the script
-        ident = f"{family.name}-done" if route.action == "status" else "1000"
-        calls.append(("GET", route.path.replace(f"{{{route.params[0]}}}", ident), {"headers": KEY}))
-    assert {r.family.name for r in ROUTES} == {f.name for f in FAMILIES}
-    run_both(calls, _sync_run, setup)
-    run_both(calls, _async_run, setup)
+async def every_family(send: Send, base: str) -> list[tuple[Any, ...]]:
+    """Each family of the route table as its SDK drives it: create (from a finished run of
+    the family it starts from, if any), every status path, every result route, bulk
+    results; the outcome of each request, in order."""
+    out: list[tuple[Any, ...]] = []
+    runs: dict[str, int] = {}
+
+    async def finish(fam: Family) -> int:
+        if fam.name in runs:
+            return runs[fam.name]
+        path: dict[str, Any] = {}
+        if fam.starts_from is not None:
+            path = {"run_id": await finish(family(fam.starts_from)), "language": 54}
+        fields, files = example_request(fam)
+        kwargs: dict[str, Any] = {"headers": INSTANT}
+        if fam.body == "json":
+            kwargs["json"] = fields
+        else:
+            kwargs["data"] = {k: str(v) for k, v in fields.items()}
+            kwargs["files"] = {n: (f"{n}.wav", b"RIFF....WAVE", "audio/wav") for n in files}
+        created = await send("POST", fam.create.format(**path), **kwargs)
+        out.append(_outcome(created, base))
+        task_id = created.json()["task_id"]
+        for status_path in fam.status:
+            status = await send("GET", f"{status_path}/{task_id}", headers=KEY)
+            out.append(_outcome(status, base))
+            assert status.json()["status"] == "SUCCESS", (fam.name, status.text)
+        runs[fam.name] = status.json()["run_id"]
+        return runs[fam.name]
+
+    for fam in FAMILIES:
+        run_id = await finish(fam)
+        for result in fam.results:
+            if result.bulk:
+                got = await send("POST", result.path, json={"run_ids": [run_id, 999]}, headers=KEY)
+            else:
+                filled = result.path.replace("{run_id}", str(run_id))
+                filled = filled.replace("{language}", "54").replace("{target_language}", "54")
+                got = await send("GET", filled, headers=KEY)
+            assert got.status_code == 200, (result.path, got.text[:200])
+            out.append(_outcome(got, base))
+            if got.headers["content-type"] == "application/json":
+                for url in re.findall(rf'"({re.escape(base)}/[^"]+)"', got.text):
+                    linked = await send("GET", url.removeprefix(base))  # the files it links
+                    assert linked.status_code == 200, url
+                    out.append(_outcome(linked, base))
+    return out
+
+
+def _families_sync(mock: MockCamb, _: list[Call]) -> list[tuple[Any, ...]]:
+    with httpx.Client(timeout=10) as client:
+
+        async def send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+            return client.request(method, mock.base_url + path, **kwargs)
+
+        return asyncio.run(every_family(send, mock.base_url))
+
+
+def _families_async(mock: MockCamb, _: list[Call]) -> list[tuple[Any, ...]]:
+    async def go() -> list[tuple[Any, ...]]:
+        async with httpx.AsyncClient(timeout=10) as client:
+
+            async def send(method: str, path: str, **kwargs: Any) -> httpx.Response:
+                return await client.request(method, mock.base_url + path, **kwargs)
+
+            return await every_family(send, mock.base_url)
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("run", [_families_sync, _families_async], ids=["sync", "async"])
+def test_every_family_of_the_route_table_answers_alike(run: Runner) -> None:
+    """Create, status, results and bulk results of every family in the route table, to
+    SUCCESS, over HTTP and in process: the same answers and the same journal."""
+    with serve_in_thread(settings={"seed": 3}) as served:
+        over_http = run(served, [])
+        http_journal = journal(served)
+    with intercept(settings={"seed": 3}) as local:
+        in_process = run(local, [])
+        local_journal = journal(local)
+    assert over_http == in_process
+    assert http_journal == local_journal
+    assert {e[2] for e in local_journal} >= {f.name for f in FAMILIES}
+    files = [o for o in in_process if any(k == "content-type" and "audio" in v for k, v in o[1])]
+    assert files, "no result file (audio) was fetched"
 
 
 @pytest.fixture(scope="module")

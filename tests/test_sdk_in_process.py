@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from camb.client import AsyncCambAI, CambAI
+from test_sdk_families import SCRIPTS
 
 from mockcamb import MockCamb
 from mockcamb.core.routes import FAMILIES, ROUTES
@@ -160,20 +161,39 @@ def test_the_sdk_sees_faults_as_over_the_network(
     assert codes[:2] == [503, 429]
 
 
-@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_the_sync_sdk_runs_every_family_to_success(mockcamb_httpx: MockCamb, name: str) -> None:
+    """Each family's own SDK methods (create, status, results), as tests/test_sdk_families.py
+    runs them over HTTP, here on ``CambAI(api_key="k")`` with the real base URL."""
+    mockcamb_httpx.configure(default_scenario={"steps": [{"status": "SUCCESS"}]})
+    asyncio.run(SCRIPTS[name](CambAI(api_key="k")))
+    assert any(e["kind"] == name for e in mockcamb_httpx.requests())
+
+
+@pytest.mark.parametrize("name", list(SCRIPTS))
+def test_the_async_sdk_runs_every_family_to_success(mockcamb_httpx: MockCamb, name: str) -> None:
+    mockcamb_httpx.configure(default_scenario={"steps": [{"status": "SUCCESS"}]})
+    asyncio.run(SCRIPTS[name](AsyncCambAI(api_key="k")))
+    assert any(e["kind"] == name for e in mockcamb_httpx.requests())
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.name)
 def test_every_family_polls_to_success_with_the_sdks_http_library(
-    mockcamb_httpx: MockCamb, mockcamb_virtual_sleep: Any, family: Any
+    mockcamb_httpx: MockCamb, mockcamb_virtual_sleep: Any, fam: Any
 ) -> None:
-    """Families the SDK has no method for are polled as an application would with httpx."""
-    task_id = mockcamb_httpx.create_task(family.name, "slow_success")
-    status_path = next(r for r in ROUTES if r.family is family and r.action == "status")
-    url = CAMB_API + status_path.prefix + task_id
+    """Every status path of every family of the route table, polled with httpx in virtual
+    time through a 60 s task, then its result routes."""
+    task_id = mockcamb_httpx.create_task(fam.name, "slow_success")
     with httpx.Client(headers={"x-api-key": "k"}) as http:
-        while (body := http.get(url).json())["status"] == "PENDING":
-            time.sleep(10)
-        assert body["status"] == "SUCCESS"
-        if family.result is not None:
-            assert http.get(f"{CAMB_API}{family.result}/{body['run_id']}").is_success
+        for path in fam.status:
+            while (body := http.get(f"{CAMB_API}{path}/{task_id}").json())["status"] == "PENDING":
+                time.sleep(10)
+            assert body["status"] == "SUCCESS"
+        for route in ROUTES:
+            if route.family is fam and route.action == "result":
+                filled = route.path.replace("{run_id}", str(body["run_id"]))
+                filled = filled.replace("{language}", "54").replace("{target_language}", "54")
+                assert http.get(CAMB_API + filled).is_success, filled
     assert mockcamb_httpx.now() == 60
 
 
