@@ -17,7 +17,9 @@ arrive as the bytes the server sends, and an injected latency is waited out befo
 ``latency="real"`` (the default) waits in real time even in virtual time; ``"virtual"`` waits
 with the caller's own ``time.sleep`` / ``asyncio.sleep``, so under ``mockcamb_virtual_sleep``
 the wait moves the virtual clock (and the emulator's) instead. The async transport waits with
-``asyncio.sleep``: it never blocks the event loop.
+``asyncio.sleep``: it never blocks the event loop. A request the app holds unanswered (the
+conformance harness's stalls) is waited on for the request's read timeout, with the caller's
+sleep, and then raises ``httpx.ReadTimeout``, as on a socket.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from . import leaks
+from . import leaks, virtual_time
 from .core.emulator import Emulator
 from .http.inprocess import Answer, InProcessApp
 from .http.wsgi import WSGIApp
 from .testing import CAMB_BASE_URL, DEFAULT_API_KEY, MockCamb, build_emulator
-from .virtual_time import real_asyncio_sleep, real_sleep
+from .virtual_time import STALL_SLICE, real_asyncio_sleep, real_sleep
 
 Latency = Literal["real", "virtual"]
 LATENCIES: Final[tuple[str, ...]] = ("real", "virtual")
@@ -117,6 +119,14 @@ class HttpxMode:
         answer = self._answer(request, request.read())
         if answer.delay > 0:
             (time.sleep if self.latency == "virtual" else real_sleep)(answer.delay)
+        if answer.stalled:
+            timeout, stalls = _stall_begins(request, answer)
+            if timeout is None:  # no read timeout: wait as long as the answer is held
+                while stalls is not None and stalls.stalled(answer.port):
+                    real_sleep(STALL_SLICE)
+            else:
+                time.sleep(timeout)
+                _stall_timed_out(request, answer, stalls)
         return self._response(request, answer)
 
     async def handle_async(self, request: httpx.Request) -> httpx.Response:
@@ -125,7 +135,37 @@ class HttpxMode:
         if answer.delay > 0:
             sleep = asyncio.sleep if self.latency == "virtual" else real_asyncio_sleep
             await sleep(answer.delay)
+        if answer.stalled:
+            timeout, stalls = _stall_begins(request, answer)
+            if timeout is None:
+                while stalls is not None and stalls.stalled(answer.port):
+                    await real_asyncio_sleep(STALL_SLICE)
+            else:
+                await asyncio.sleep(timeout)
+                _stall_timed_out(request, answer, stalls)
         return self._response(request, answer)
+
+
+def _stall_begins(
+    request: httpx.Request, answer: Answer
+) -> tuple[float | None, virtual_time.Stalls | None]:
+    """The read timeout the client waits on a held answer, told to whoever holds it."""
+    timeouts = request.extensions.get("timeout") or {}
+    read = timeouts.get("read")
+    timeout = None if read is None else float(read)
+    vt = virtual_time.current()
+    stalls = vt.stalls if vt is not None else None
+    if stalls is not None:
+        stalls.waiting(answer.port, timeout)
+    return timeout, stalls
+
+
+def _stall_timed_out(
+    request: httpx.Request, answer: Answer, stalls: virtual_time.Stalls | None
+) -> None:
+    if stalls is not None:
+        stalls.gave_up(answer.port)
+    raise httpx.ReadTimeout("timed out", request=request)
 
 
 def _default_port(scheme: str) -> int:

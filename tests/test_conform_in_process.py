@@ -3,9 +3,11 @@ the mode in the report; a client the httpx mode cannot answer is refused, not le
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
+import httpx
 import pytest
 from pollers import httpx_poller
 
@@ -66,3 +68,35 @@ def test_the_command_takes_the_mode(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice: 'tcp'" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="mode"):
         ConformanceConfig(mode="tcp")
+
+
+def _no_timeout_poll(base_url: str, api_key: str, endpoint: str, task_id: str) -> Any:
+    with httpx.Client(timeout=None, headers={"x-api-key": api_key}) as http:
+        return http.get(f"{base_url}/{endpoint}/{task_id}").json()
+
+
+async def _async_poll(base_url: str, api_key: str, endpoint: str, task_id: str) -> Any:
+    async with httpx.AsyncClient(timeout=5, headers={"x-api-key": api_key}) as http:
+        for _ in range(50):
+            try:
+                body = (await http.get(f"{base_url}/{endpoint}/{task_id}")).json()
+            except (httpx.TransportError, ValueError):
+                await asyncio.sleep(2)
+                continue
+            if body.get("status") not in (None, "PENDING"):
+                return body
+            await asyncio.sleep(2)
+        raise RuntimeError("gave up")
+
+
+@pytest.mark.parametrize("mode", ["http", "httpx"])
+def test_a_stalled_request_is_judged_alike_in_both_modes(mode: str) -> None:
+    """In process there is no socket to time out on: the httpx mode waits the request's read
+    timeout (in virtual time) and raises ReadTimeout, so `timeouts` says the same as over
+    HTTP, for a client with no timeout and for an async one with a timeout."""
+    cfg = ConformanceConfig(mode=mode, examples=3, seed=2, properties=("timeouts",))
+    report = check_client(_no_timeout_poll, cfg)
+    finding = report.results["timeouts"]
+    assert finding is not None and "with no timeout" in finding.message, report.format()
+    report = check_client(_async_poll, cfg)
+    assert report.ok, report.format()

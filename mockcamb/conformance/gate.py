@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..http.inprocess import IN_PROCESS_KEY, STALLED_KEY
 from .threads import real_sleep
 from .watch import RunState
 
@@ -49,8 +50,12 @@ class Gate:
         )
         if verdict == "stall":
             # accepted and never answered: hold it until the client moves on or its call ends
-            # (by then the client has given up on it and closed the connection)
-            state.hold(seq)
+            # (by then the client has given up on it and closed the connection); in process
+            # the app runs in the client's thread, and the adapter does the waiting
+            if environ.get(IN_PROCESS_KEY):
+                environ[STALLED_KEY] = True
+            else:
+                state.hold(seq)
             return _busy(start_response, "stalled by the conformance harness")
         if verdict != "serve":
             return _busy(start_response, "stopped by the conformance harness")

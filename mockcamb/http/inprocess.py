@@ -8,11 +8,17 @@ import: a client's virtual sleep never skips it), or with ``defer_latency`` hand
 :attr:`Answer.delay` for the adapter to wait out its own way (an event loop must not block);
 a dropped connection reaches the app's ``MOCKCAMB_DROP_CONNECTION`` hook, which marks the
 request, and the adapter raises what its client library raises for a dropped connection.
+
+Middleware that would hold a request unanswered (the conformance harness's stalls) must not
+block here, where the app runs in the client's own thread: under :data:`IN_PROCESS_KEY` it
+sets :data:`STALLED_KEY` instead, and the adapter waits as the client would on a socket. Each
+request gets a ``REMOTE_PORT`` of its own (:attr:`Answer.port`), as on a connection.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -27,6 +33,11 @@ from .wsgi import WSGIApp
 
 #: WSGI environ key the drop hook sets: the client must see a dropped connection.
 DROPPED_KEY: Final = "mockcamb.dropped"
+#: WSGI environ key present (``True``) when the request is answered in process.
+IN_PROCESS_KEY: Final = "mockcamb.in_process"
+#: WSGI environ key a middleware sets in process for a request it holds unanswered.
+STALLED_KEY: Final = "mockcamb.stalled"
+_PORTS: Final = itertools.count()  # the ephemeral ports the requests seem to come from
 _SKIPPED: Final = frozenset({"content-length", "content-type", "transfer-encoding"})
 
 
@@ -46,6 +57,10 @@ class Answer:
     body: bytes
     dropped: bool = False
     delay: float = 0.0
+    #: True when a middleware holds the request unanswered (see the module docstring).
+    stalled: bool = False
+    #: The ``REMOTE_PORT`` the request came from.
+    port: int = 0
 
 
 class InProcessApp:
@@ -110,6 +125,8 @@ class InProcessApp:
             "SERVER_PROTOCOL": "HTTP/1.1",
             "HTTP_HOST": self.netloc,
             "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": str(49152 + next(_PORTS) % 16384),
+            IN_PROCESS_KEY: True,
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": self.scheme,
             "wsgi.input": io.BytesIO(body),
@@ -151,10 +168,13 @@ class InProcessApp:
             if close is not None:
                 close()
         delay = self._deferred.seconds
+        port = int(environ["REMOTE_PORT"])
         if environ.get(DROPPED_KEY) or not started:
-            return Answer(0, [], b"", dropped=True, delay=delay)
+            return Answer(0, [], b"", dropped=True, delay=delay, port=port)
         status, response_headers = started
-        return Answer(int(status.split(" ", 1)[0]), list(response_headers), payload, delay=delay)
+        code = int(status.split(" ", 1)[0])
+        stalled = bool(environ.get(STALLED_KEY))
+        return Answer(code, list(response_headers), payload, False, delay, stalled, port)
 
 
-__all__ = ["DROPPED_KEY", "Answer", "InProcessApp"]
+__all__ = ["DROPPED_KEY", "IN_PROCESS_KEY", "STALLED_KEY", "Answer", "InProcessApp"]
