@@ -17,6 +17,7 @@ from .errors import ScenarioError
 from .problems import FieldPath, LineMap, Problem, plural
 from .spelling import closest
 from .statuses import DOCUMENTED_STATUSES, is_final
+from .text import shorten
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_LATENCY_MS = 60_000.0
@@ -182,7 +183,7 @@ class _Found:
 
 def _describe(value: Any) -> str:
     text = json.dumps(value, default=repr)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(text, 60)
 
 
 def _is_int(value: Any) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from .families import Family, Field
 from .statuses import DOCUMENTED_STATUSES, EXCEPTION_REASONS, SUCCESS
+from .text import shorten
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
@@ -135,7 +136,7 @@ def _show(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shorten(text, 80)
 
 
 def _json_type(value: Any) -> str:
