@@ -14,6 +14,7 @@ from typing import NoReturn, TypeAlias
 
 import yaml
 
+from .argtypes import integer, port, positive_float
 from .core.errors import EXIT_USAGE, MockCambError
 from .version import __version__
 
@@ -22,29 +23,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"mockcamb: error: {message}\n")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
-    return int(text)
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
 def build_parser(conform_options: bool = True) -> argparse.ArgumentParser:
@@ -88,7 +66,7 @@ def _add_setup_options(serve: argparse.ArgumentParser) -> None:
         help="address to bind (default 127.0.0.1; "
         "anything else exposes the emulator and prints a warning)",
     )
-    serve.add_argument("--port", type=_port, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("--port", type=port, help="port (default 8080; 0 picks a free one)")
     serve.add_argument(
         "--config",
         metavar="FILE",
@@ -109,7 +87,7 @@ def _add_setup_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--time-scale",
-        type=_positive_float,
+        type=positive_float,
         metavar="N",
         help="run the real clock N times faster (demos)",
     )
@@ -120,7 +98,7 @@ def _add_emulator_options(serve: argparse.ArgumentParser) -> None:
     setting), then the admin token."""
     serve.add_argument(
         "--seed",
-        type=_int,
+        type=integer,
         metavar="N",
         help="seed for probability faults, latency draws and generated ids",
     )
@@ -149,13 +127,13 @@ def _add_emulator_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--journal-size",
-        type=_int,
+        type=integer,
         metavar="N",
         help="request journal ring size (default 10000; 0 turns it off)",
     )
     serve.add_argument(
         "--max-tasks",
-        type=_int,
+        type=integer,
         metavar="N",
         help="most tasks kept; the oldest finished are evicted first (default 200000)",
     )
@@ -183,7 +161,7 @@ def _add_server_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--threads",
-        type=_int,
+        type=integer,
         metavar="N",
         help="Python threads per worker: granian's most (default 512, started on demand), "
         "waitress's pool (default 64, grows while latencies sleep)",
@@ -202,7 +180,7 @@ def _add_server_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--workers",
-        type=_int,
+        type=integer,
         default=1,
         metavar="N",
         help="worker processes accepting on one port (default 1; more needs --store redis://)",

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import signal
 import sys
 from types import FrameType
 
+from ..argtypes import is_loopback, port, positive_float
 from ..core.errors import ConfigError
 from ..version import __version__
 
 DEFAULT_PORT = 8081
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
-    return int(text)
 
 
 def configure_parser(p: argparse.ArgumentParser) -> None:
@@ -51,7 +35,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--port",
-        type=_port,
+        type=port,
         default=DEFAULT_PORT,
         help=f"port (default {DEFAULT_PORT}; 0 picks a free one)",
     )
@@ -63,28 +47,19 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-rps",
-        type=_positive,
+        type=positive_float,
         default=None,
         metavar="N",
         help="forward at most N requests per second, evenly spaced (default: no limit)",
     )
     p.add_argument(
         "--timeout",
-        type=_positive,
+        type=positive_float,
         default=300.0,
         metavar="S",
         help="seconds to wait for the target's answer before answering 504 (default 300)",
     )
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -116,7 +91,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    if not _is_loopback(args.host):
+    if not is_loopback(args.host):
         print(
             f"mockcamb record: WARNING: listening on {args.host}: anyone who can reach it can "
             f"send requests to {target.url} through it",

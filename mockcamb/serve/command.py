@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
-import ipaddress
 import os
 import socket
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..argtypes import is_loopback
 from ..core.errors import EXIT_USAGE, MockCambError
 from ..version import __version__
 
@@ -126,7 +126,7 @@ def serve(args: argparse.Namespace) -> int:
         print(_cannot_listen(exc, host, port), file=sys.stderr)
         return EXIT_USAGE
     token = built.app.config["MOCKCAMB_ADMIN_TOKEN"]
-    if not _is_loopback(host):
+    if not is_loopback(host):
         print(
             f"mockcamb: WARNING: listening on {host}, reachable from other machines"
             + ("" if token else "; the admin API is open (set --admin-token)"),
@@ -199,15 +199,6 @@ def _cannot_listen(exc: OSError, host: str, port: int) -> str:
     if isinstance(exc, PortInUseError):
         return f"mockcamb: {exc.strerror}; choose another with --port"
     return f"mockcamb: cannot listen on {host}:{port}: {exc.strerror or exc}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _banner(url: str, built: Built, workers: int, server: str) -> str:
