@@ -69,7 +69,7 @@ class StatusFastPath:
                 else [("Content-Type", reply.content_type)]
             ) + [("Content-Length", str(len(payload))), *reply.headers.items()]
         if reply.delay > 0:
-            wait_out(self.app.config, reply.delay, environ[START_KEY])
+            wait_out(self.app.config, reply.delay, environ[START_KEY], environ)
         if reply.drop and drop(self.app.config, environ):  # the socket is shut: no answer
             start_response("500 Internal Server Error", [("Content-Length", "0")])
             return [b""]

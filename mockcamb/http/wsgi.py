@@ -3,6 +3,9 @@ pieces the Flask views and the status fast path share (latency, dropped connecti
 lines, header names), and the hooks a server plugs in through the app's config:
 
 - ``MOCKCAMB_DELAY(seconds)``: wait out an injected latency (a server may grow its pool);
+- ``MOCKCAMB_DEFER_DELAY(environ, seconds) -> bool``: the server waits the latency out
+  itself, after the app has answered, holding no thread meanwhile; ``True`` if it will
+  (the ASGI server marks the request and sleeps on its event loop);
 - ``MOCKCAMB_DROP_CONNECTION(environ) -> bool``: shut the client's connection, ``True`` if
   done (waitress reaches the socket; the in-process adapters mark the environ instead).
 """
@@ -51,9 +54,15 @@ class CutShort:
         raise StopIteration
 
 
-def wait_out(config: Mapping[str, Any], seconds: float, since: float | None = None) -> None:
-    """Wait out an injected latency: through the server's hook when it has one (it grows
-    the worker pool so a sleeping request never holds a worker others need), else sleep.
+def wait_out(
+    config: Mapping[str, Any],
+    seconds: float,
+    since: float | None = None,
+    environ: dict[str, Any] | None = None,
+) -> None:
+    """Wait out an injected latency: handed to the server when it defers it (given the
+    request's ``environ``), else through the server's hook when it has one (it grows the
+    worker pool so a sleeping request never holds a worker others need), else sleep.
     With ``since`` (a ``perf_counter`` reading when the request arrived) the time already
     spent answering counts toward the latency, so the answer leaves ``seconds`` after the
     request came in, not later."""
@@ -61,6 +70,9 @@ def wait_out(config: Mapping[str, Any], seconds: float, since: float | None = No
         seconds -= _clock() - since
         if seconds <= 0:
             return
+    defer = config.get("MOCKCAMB_DEFER_DELAY")
+    if environ is not None and defer is not None and defer(environ, seconds):
+        return
     hook = config.get("MOCKCAMB_DELAY")
     if hook is not None:
         hook(seconds)
@@ -82,7 +94,8 @@ def drop(config: Mapping[str, Any], environ: dict[str, Any]) -> bool:
 def to_response(reply: Reply) -> Response:
     """Turn a transport-neutral reply into a Flask response, waiting out its latency."""
     if reply.delay > 0:
-        wait_out(current_app.config, reply.delay, request.environ.get(START_KEY))
+        environ = request.environ
+        wait_out(current_app.config, reply.delay, environ.get(START_KEY), environ)
     payload = reply.payload()
     resp = Response(payload, status=reply.status_code, content_type=reply.content_type)
     for name, value in reply.headers.items():

@@ -1,36 +1,45 @@
 """Serving the Flask app on granian, the default server of ``mockcamb serve``.
 
-granian is a production HTTP server written in Rust (hyper and tokio) that runs WSGI apps:
-the sockets, HTTP parsing and keep-alive live outside the GIL, and Python only runs the app,
-on an elastic pool of blocking threads. BENCHMARKS.md compares it with waitress.
+granian is a production HTTP server written in Rust (hyper and tokio): the sockets, HTTP
+parsing and keep-alive live outside the GIL. It serves the app through ASGI, on one event
+loop per worker: :class:`mockcamb.http.asgi.LoopApp` answers status GETs on the loop (an
+injected latency is an ``asyncio.sleep``, not a sleeping thread) and hands every other
+request to the Flask app through a2wsgi, on a pool of threads. BENCHMARKS.md compares it
+with waitress and with the bare server.
 
 What differs from the waitress server (:mod:`mockcamb.serve.waitress`, still used by the
 pytest fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
 
 - granian cannot run in a thread: it forks worker processes and owns the signals.
-- WSGI gives no handle on the connection, so the ``drop_connection`` fault answers with an
-  empty body under a ``Content-Length`` that promises more: granian then closes the
-  connection before the status line or right after the headers (``requests`` raises
-  ConnectionError or ChunkedEncodingError). waitress shuts the socket before any byte.
+- ASGI gives no handle on the connection, so the ``drop_connection`` fault promises a body
+  it never sends: granian then closes the connection, in practice before the status line
+  (``requests`` raises ConnectionError), at worst right after the headers
+  (ChunkedEncodingError). waitress shuts the socket before any byte.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import gc
+import importlib.util
 import logging
 import os
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..http.wsgi import WSGIApp
-from .workers import start_orphan_watch
+from flask import Flask
 
-#: The most Python threads per worker; they start on demand and end after 30 s idle. A
-#: request sleeping out an injected latency holds one, so this bounds the delayed requests
-#: answered at once (the rest wait in granian's queue, not on a thread).
+from ..http.asgi import LoopApp
+from .workers import STOP_SIGNALS, start_orphan_watch
+
+#: The most Python threads per worker for the Flask app (and, with a Redis store, for the
+#: store's calls); they start on demand. A status GET sleeping out an injected latency holds
+#: none (it waits on the event loop); a Flask view's latency holds one.
 DEFAULT_THREADS = 512
 #: granian's read buffer: request line and headers up to this always fit (as on waitress);
 #: beyond it (somewhere up to twice as much, as reads fall) the answer is 431.
@@ -38,7 +47,7 @@ MAX_HEADER_BYTES = 64 * 1024
 #: How long a stopping worker waits for requests in flight before it is killed.
 STOP_TIMEOUT = 10
 
-_APP: WSGIApp | None = None  # built in the parent; forked workers inherit it
+_APP: Flask | None = None  # built in the parent; forked workers inherit it
 
 
 class _QuietFilter(logging.Filter):
@@ -75,14 +84,36 @@ def numeric_host(host: str) -> str:
     return str(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0])
 
 
-def _worker_app(build: Callable[[], WSGIApp]) -> WSGIApp:
-    """Runs in each worker before it serves: the app, without ``HTTP_*`` variables in the
-    environment (granian copies ``os.environ`` into every WSGI environ, where ``HTTP_PROXY``
-    would pass for a request header: "httpoxy")."""
+def _freeze_heap() -> None:
+    """Take what lives from start-up on (modules, Flask, preloaded tasks) out of the garbage
+    collector's view: a full collection then scans only what serving made since, so it
+    never stalls the event loop (and every request asleep on it) for tens of milliseconds.
+    Done before the fork, it also keeps those pages shared with the workers."""
+    gc.collect()
+    gc.freeze()
+
+
+def _worker_app(build: Callable[[], Flask], threads: int) -> LoopApp:
+    """Runs in each worker before it serves: the ASGI app over the Flask app (its threads
+    start here, after the fork), without ``HTTP_*`` variables in the environment (where
+    ``HTTP_PROXY`` could pass for a request header: "httpoxy").
+
+    granian installs the worker's signal handlers only after this returns, and the event
+    loop reacts to them only once it runs: SIGTERM and SIGINT are held until then, so that
+    one sent meanwhile (a server stopped as soon as it listens) still stops the worker."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     for name in [name for name in os.environ if name.upper().startswith("HTTP_")]:
         del os.environ[name]
     start_orphan_watch()
-    return _APP if _APP is not None else build()
+    if _APP is None:  # spawned, not forked: the app is built here, after the parent froze
+        app = LoopApp(build(), threads=threads)
+        _freeze_heap()
+    else:
+        app = LoopApp(_APP, threads=threads)
+
+    # granian made the loop current; its first turn delivers any signal held
+    asyncio.get_event_loop().call_soon(signal.pthread_sigmask, signal.SIG_UNBLOCK, STOP_SIGNALS)
+    return app
 
 
 def wait_until_listening(host: str, port: int, timeout: float = 20.0) -> bool:
@@ -98,8 +129,8 @@ def wait_until_listening(host: str, port: int, timeout: float = 20.0) -> bool:
 
 
 def serve(
-    app: WSGIApp,
-    build: Callable[[], WSGIApp],
+    app: Flask,
+    build: Callable[[], Flask],
     *,
     host: str,
     port: int,
@@ -107,14 +138,15 @@ def serve(
     threads: int = DEFAULT_THREADS,
     on_ready: Callable[[], None] | None = None,
 ) -> int:
-    """Serve ``app`` on granian until SIGTERM or SIGINT; return the exit code (0 when
-    stopped by a signal, 1 when a worker died).
+    """Serve the Flask ``app`` on granian, behind :class:`~mockcamb.http.asgi.LoopApp`,
+    until SIGTERM or SIGINT; return the exit code (0 when stopped by a signal, 1 when a
+    worker died). ``threads``: the most threads per worker for the Flask app.
 
     ``app`` is handed to forked workers as is; ``build`` (picklable, e.g. a
     :func:`functools.partial` of a module function) rebuilds it where workers are spawned
     instead of forked (macOS, Python 3.14). ``on_ready`` runs once the port accepts
     connections. The caller checks that the port is free first."""
-    from granian.constants import HTTPModes, Interfaces, RuntimeModes
+    from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server as Granian
@@ -138,21 +170,23 @@ def serve(
         "mockcamb",  # a label only: the app comes from the loader below
         address=host,
         port=port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.ASGINL,  # ASGI without the lifespan protocol: nothing to start
         http=HTTPModes.http1,
         # the request line and headers must fit (as waitress's 64 KiB); bodies stream past it
         http1_settings=HTTP1Settings(max_buffer_size=MAX_HEADER_BYTES),
         websockets=False,
         runtime_mode=RuntimeModes.st,
         workers=workers,
-        blocking_threads=threads,
+        loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
         backlog=2048,
         log_level=LogLevels.warning,
         log_dictconfig=log_config(),
         workers_kill_timeout=STOP_TIMEOUT,
     )
     try:
-        server.serve(target_loader=functools.partial(_worker_app, build), wrap_loader=False)
+        _freeze_heap()  # the workers fork from here
+        loader = functools.partial(_worker_app, build, threads)
+        server.serve(target_loader=loader, wrap_loader=False)
     except SystemExit as exc:  # granian exits 1 when a worker died
         return exc.code if isinstance(exc.code, int) else 1
     return 0
