@@ -5,7 +5,9 @@ adapter by measurement (``benchmarks/run.py --only adapters``).
 ``mockcamb serve`` uses), ``asgiref`` (:class:`asgiref.wsgi.WsgiToAsgi`), or ``wsgi`` (no
 adapter: the app as a WSGI app, served by granian's own WSGI interface, for reference).
 ``MOCKCAMB_BENCH_CONFIG`` is the config file to preload. Every request, status GETs too,
-goes through the adapter and Flask's stack (the app's WSGI status fast path included).
+goes through the adapter and Flask's stack (the app's WSGI status fast path included), with
+the two shims ``mockcamb serve`` puts around a2wsgi for both adapters: ``receive`` as a
+coroutine, and ``wsgi.input_terminated`` (so chunked bodies are read).
 Run from ``benchmarks/``:
 
     MOCKCAMB_ADAPTER=a2wsgi MOCKCAMB_BENCH_CONFIG=bench-config.yaml python -m granian \\
@@ -18,6 +20,7 @@ import os
 from typing import Any
 
 from mockcamb.cli import build_parser
+from mockcamb.http.asgi import input_terminated
 from mockcamb.serve.command import build, read_config
 
 _ARGS = build_parser(conform_options=False).parse_args(
@@ -30,11 +33,11 @@ _inner: Any
 if ADAPTER == "a2wsgi":
     from a2wsgi import WSGIMiddleware
 
-    _inner = WSGIMiddleware(_FLASK, workers=int(os.environ.get("MOCKCAMB_ADAPTER_THREADS", "512")))  # the pool `mockcamb serve` gives it
+    _inner = WSGIMiddleware(input_terminated(_FLASK), workers=512)  # as `mockcamb serve`
 elif ADAPTER == "asgiref":
     from asgiref.wsgi import WsgiToAsgi
 
-    _inner = WsgiToAsgi(_FLASK)
+    _inner = WsgiToAsgi(input_terminated(_FLASK))
 elif ADAPTER != "wsgi":
     raise SystemExit(f"MOCKCAMB_ADAPTER: a2wsgi, asgiref or wsgi, got {ADAPTER!r}")
 

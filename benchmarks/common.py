@@ -121,9 +121,15 @@ class Proc:
 
 
 def start_process(
-    name: str, argv: Sequence[str], port: int, logdir: Path, cwd: Path | None = None
+    name: str,
+    argv: Sequence[str],
+    port: int,
+    logdir: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Proc:
-    """Start ``argv`` in its own process group, output to ``logdir/name.log``."""
+    """Start ``argv`` in its own process group (with ``env``, if given, as its whole
+    environment), output to ``logdir/name.log``."""
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{name}.log"
     with log.open("wb") as out:
@@ -133,6 +139,7 @@ def start_process(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=cwd,
+            env=env,
             start_new_session=True,
         )
     return Proc(name, popen, port, log)
@@ -369,11 +376,21 @@ def machine_info() -> dict[str, Any]:
         "mockcamb_source": mockcamb_source(),
         "packages": {
             n: _pkg(n)
-            for n in ("mockcamb", "flask", "werkzeug", "waitress", "granian", "hypothesis")
+            for n in (
+                "mockcamb",
+                "flask",
+                "werkzeug",
+                "waitress",
+                "granian",
+                "a2wsgi",
+                "uvloop",
+                "hypothesis",
+            )
         },
         "wrk": _cmd_version(["wrk", "-v"]),
         "node": _cmd_version(["node", "--version"]),
         "npm": _cmd_version(["npm", "--version"]),
+        "java": _cmd_version(["java", "-version"]),
     }
 
 
@@ -384,4 +401,4 @@ def print_machine(info: dict[str, Any]) -> None:
     print(f"python      {info['python']} ({info['python_executable']})")
     print(f"mockcamb    {info['mockcamb_source']}")
     print("packages    " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
-    print(f"tools       {info['wrk']}; node {info['node']}; npm {info['npm']}")
+    print(f"tools       {info['wrk']}; node {info['node']}; npm {info['npm']}; {info['java']}")

@@ -1,21 +1,38 @@
-"""The peers mockcamb is compared with: Prism and Mountebank from npm, in a scratch folder.
+"""The peers mockcamb is compared with: Prism, Mountebank and WireMock from npm, in a
+scratch folder (the npm package ``wiremock`` ships WireMock's standalone jar, run here with
+the machine's ``java``).
 
 Each peer serves the same static JSON answer to ``GET /apis/story/<id>`` on 127.0.0.1.
 If npm or the install fails, the caller reports the published figures instead (marked as
-not measured).
+not measured); without Java, WireMock is skipped and said so.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import HOST, Proc, start_answering
+from common import HOST, Proc, run_wrk, start_answering
 
-NPM_PACKAGES = ("@stoplight/prism-cli", "mountebank")
+NPM_PACKAGES = ("@stoplight/prism-cli", "mountebank", "wiremock")
+#: WireMock as its docs advise for load, with the settings of issue 15: asynchronous
+#: responses (a delayed answer holds no Jetty thread), more container threads, no logging
+#: of each request. Its request journal stays on (its default, unbounded), as mockcamb
+#: journals every request; BENCHMARKS.md gives the figures without it and bounded.
+WIREMOCK_OPTIONS = (
+    "--async-response-enabled",
+    "true",
+    "--container-threads",
+    "300",
+    "--disable-request-logging",
+    "--disable-banner",
+)
+#: The JIT warm-up WireMock gets before it is measured (wrk -c32 on the stub, seconds).
+WIREMOCK_WARM_UP_S = 8
 BODY = {"status": "SUCCESS", "run_id": 123}
 
 #: Figures from the issue (same machine class, wrk -t2 -c32, static JSON GET); used only
@@ -57,7 +74,7 @@ class Peer:
 def install(scratch: Path) -> tuple[bool, str]:
     """``npm install --prefix scratch`` the peers unless they are there already."""
     bins = scratch / "node_modules" / ".bin"
-    if (bins / "prism").exists() and (bins / "mb").exists():
+    if (bins / "prism").exists() and (bins / "mb").exists() and wiremock_jar(scratch):
         return True, "already installed"
     npm = shutil.which("npm")
     if npm is None:
@@ -150,3 +167,57 @@ def start_mountebank(
         "mountebank", argv, port, logdir, "/apis/story/warm", cwd=scratch, timeout=60
     )
     return Peer("mountebank", _version(scratch, "mountebank"), proc, "/apis/story/bench")
+
+
+def wiremock_jar(scratch: Path) -> Path | None:
+    """The standalone jar the npm package ``wiremock`` ships, if installed."""
+    found = sorted((scratch / "node_modules" / "wiremock").glob("**/wiremock-standalone-*.jar"))
+    return found[-1] if found else None
+
+
+def java_version() -> str | None:
+    """``java -version``'s first line, or ``None`` when there is no usable Java."""
+    java = shutil.which("java")
+    if java is None:
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (out.stderr or out.stdout).strip().splitlines()
+    return lines[0] if out.returncode == 0 and lines else None
+
+
+def start_wiremock(
+    scratch: Path, port: int, logdir: Path, delay_ms: float | None = None, warm_up: bool = True
+) -> Peer:
+    """WireMock serving the static body (after ``delay_ms``, its ``fixedDelayMilliseconds``),
+    then warmed up for :data:`WIREMOCK_WARM_UP_S` seconds so the JIT has compiled the hot
+    path before it is measured. Raises OSError without Java or the jar."""
+    jar = wiremock_jar(scratch)
+    if jar is None:
+        raise OSError("the wiremock npm package has no standalone jar")
+    java = shutil.which("java")
+    if java is None or java_version() is None:
+        raise OSError("no Java on PATH (java -version)")
+    root = scratch / f"wiremock-root-{port}"
+    (root / "mappings").mkdir(parents=True, exist_ok=True)
+    response: dict[str, object] = {
+        "status": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(BODY),
+    }
+    if delay_ms is not None:
+        response["fixedDelayMilliseconds"] = int(delay_ms)
+    stub = {"request": {"method": "GET", "urlPathPattern": "/apis/story/.+"}, "response": response}
+    (root / "mappings" / "status.json").write_text(json.dumps(stub))
+    argv = [java, "-jar", str(jar), "--port", str(port), "--bind-address", HOST]
+    argv += ["--root-dir", str(root), *WIREMOCK_OPTIONS]
+    proc = start_answering(
+        "wiremock", argv, port, logdir, "/apis/story/warm", cwd=scratch, timeout=90
+    )
+    version = m.group(1) if (m := re.search(r"standalone-(.+)\.jar$", jar.name)) else "?"
+    if warm_up:
+        url = f"http://{HOST}:{port}/apis/story/warm"
+        run_wrk(url, connections=256 if delay_ms else 32, seconds=WIREMOCK_WARM_UP_S)
+    return Peer("wiremock", version, proc, "/apis/story/bench")
