@@ -86,8 +86,8 @@ MIN_SHARE_OF_IDEAL = 0.97
 THROUGHPUT_VS_BEST_PEER = 2.0
 # (label, serve arguments or None for the floor app, warm-up burst first, run the probe,
 # needs a throwaway redis-server). `mockcamb serve` as shipped (granian, status GETs on the
-# event loop); "fresh" is the first burst a new server sees; `--store redis` answers the
-# status call in a thread and waits on the loop; `--server waitress` is the threaded
+# event loop); "fresh" is the first burst a new server sees; `--store redis` is served on
+# granian's WSGI interface (threads); `--server waitress` is the threaded pure-Python
 # server; the floor is benchmarks/floor_app.py on granian with the settings mockcamb uses:
 # a bare ASGI app that only awaits asyncio.sleep(0.2), the server stack's own limit.
 LATENCY_VARIANTS: tuple[tuple[str, tuple[str, ...] | None, bool, bool, bool], ...] = (

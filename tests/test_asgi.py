@@ -245,3 +245,55 @@ def test_the_loop_path_answers_and_journals_as_the_wsgi_fast_path() -> None:
     assert len(journal(emu_loop)) == len(REQUESTS)
     assert journal(emu_loop) == journal(emu_wsgi)
     assert json.dumps(journal(emu_loop)).count("[redacted]") >= len(REQUESTS) - 3
+
+
+def test_a_shared_store_is_called_off_the_loop_and_served_on_wsgi() -> None:
+    """:class:`LoopApp` over a Redis store makes its status call in a thread (the loop
+    never waits on the network) and still waits the latency out on the loop; ``mockcamb
+    serve`` serves such an app on granian's WSGI interface (BENCHMARKS.md, section 2)."""
+    import uuid
+
+    from _redis import redis_url
+
+    from mockcamb.serve.granian import on_the_loop
+    from mockcamb.stores.redis.store import RedisStore
+
+    store = RedisStore(f"{redis_url()}?prefix=asgi-{uuid.uuid4().hex[:8]}:", clock="manual")
+    emu = Emulator(store=store)
+    emu.configure({"api_keys": ["k"], "latency": {"fixed_ms": 100}})
+    emu.create_task("story", "r1", "never_finishes")
+    flask = create_app(emu)
+    app = LoopApp(flask, threads=2)
+    assert app.store_pool is not None and not on_the_loop(flask)
+    assert on_the_loop(create_app(_emulator()))
+    loop_thread: list[int] = []
+    calls: list[int] = []
+    status = emu.status
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        calls.append(threading.get_ident())
+        return status(*args, **kwargs)
+
+    emu.status = watched  # type: ignore[method-assign]
+
+    async def run() -> Answer:
+        loop_thread.append(threading.get_ident())
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "method": "GET", "path": "/apis/story/r1", "root_path": ""}
+        scope["headers"] = [(b"x-api-key", b"k")]
+        await app(scope, receive, send)
+        return sent[0]["status"], {}, sent[1]["body"]
+
+    started = time.monotonic()
+    code, _, body = asyncio.run(run())
+    assert time.monotonic() - started >= 0.1
+    assert code == 200 and json.loads(body) == {"status": "PENDING", "run_id": None}
+    assert calls and calls[0] != loop_thread[0]
+    emu.close()

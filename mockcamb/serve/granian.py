@@ -1,20 +1,24 @@
 """Serving the Flask app on granian, the default server of ``mockcamb serve``.
 
 granian is a production HTTP server written in Rust (hyper and tokio): the sockets, HTTP
-parsing and keep-alive live outside the GIL. It serves the app through ASGI, on one event
-loop per worker: :class:`mockcamb.http.asgi.LoopApp` answers status GETs on the loop (an
-injected latency is an ``asyncio.sleep``, not a sleeping thread) and hands every other
-request to the Flask app through a2wsgi, on a pool of threads. BENCHMARKS.md compares it
-with waitress and with the bare server.
+parsing and keep-alive live outside the GIL. With the in-memory store it serves the app
+through ASGI, on one event loop per worker (uvloop where installed):
+:class:`mockcamb.http.asgi.LoopApp` answers status GETs on the loop (an injected latency is
+an ``asyncio.sleep``, not a sleeping thread) and hands every other request to the Flask app
+through a2wsgi, on a pool of threads. With a shared store (Redis) it serves the Flask app
+through WSGI, on up to ``threads`` blocking threads (:func:`on_the_loop` says why).
+BENCHMARKS.md compares it with waitress, with the bare server and with the peers.
 
 What differs from the waitress server (:mod:`mockcamb.serve.waitress`, still used by the
 pytest fixture, ``serve_in_thread`` and ``mockcamb serve --server waitress``):
 
 - granian cannot run in a thread: it forks worker processes and owns the signals.
-- ASGI gives no handle on the connection, so the ``drop_connection`` fault promises a body
-  it never sends: granian then closes the connection, in practice before the status line
-  (``requests`` raises ConnectionError), at worst right after the headers
-  (ChunkedEncodingError). waitress shuts the socket before any byte.
+- Neither ASGI nor WSGI gives a handle on the connection. On the loop, the
+  ``drop_connection`` fault sends a response start framed two ways at once, which granian
+  refuses to write: it closes the connection before any byte (``requests`` raises
+  ConnectionError). On WSGI it promises a body it never sends: granian closes the
+  connection before the status line or right after the headers (ChunkedEncodingError).
+  waitress shuts the socket before any byte.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ from typing import Any
 
 from flask import Flask
 
+from ..core.emulator import MemoryStore
 from ..http.asgi import LoopApp
 from .workers import STOP_SIGNALS, start_orphan_watch
 
-#: The most Python threads per worker for the Flask app (and, with a Redis store, for the
-#: store's calls); they start on demand. A status GET sleeping out an injected latency holds
-#: none (it waits on the event loop); a Flask view's latency holds one.
+#: The most Python threads per worker; they start on demand. On the loop they run the Flask
+#: views, and no injected latency holds one (it is waited out on the loop). On WSGI (a
+#: shared store) a request sleeping out its latency holds one, so this bounds the delayed
+#: requests answered at once (the rest wait in granian's queue, not on a thread).
 DEFAULT_THREADS = 512
 #: granian's read buffer: request line and headers up to this always fit (as on waitress);
 #: beyond it (somewhere up to twice as much, as reads fall) the answer is 431.
@@ -93,27 +99,37 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
-def _worker_app(build: Callable[[], Flask], threads: int) -> LoopApp:
-    """Runs in each worker before it serves: the ASGI app over the Flask app (its threads
-    start here, after the fork), without ``HTTP_*`` variables in the environment (where
-    ``HTTP_PROXY`` could pass for a request header: "httpoxy").
+def on_the_loop(app: Flask) -> bool:
+    """Whether granian serves ``app`` through ASGI, on an event loop: with the in-memory
+    store. A shared store (Redis) answers each status GET after a network round trip; on
+    the loop that call would need a thread hop each way, which cost a quarter of the
+    throughput (BENCHMARKS.md, section 2), so it keeps granian's WSGI interface."""
+    return isinstance(app.extensions["mockcamb"].store, MemoryStore)
 
-    granian installs the worker's signal handlers only after this returns, and the event
-    loop reacts to them only once it runs: SIGTERM and SIGINT are held until then, so that
-    one sent meanwhile (a server stopped as soon as it listens) still stops the worker."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+def _worker_app(build: Callable[[], Flask], threads: int, asgi: bool) -> Any:
+    """Runs in each worker before it serves: the app (:class:`LoopApp` over the Flask app
+    when ``asgi``, its threads starting here, after the fork; else the Flask app), without
+    ``HTTP_*`` variables in the environment (granian's WSGI copies ``os.environ`` into every
+    environ, where ``HTTP_PROXY`` would pass for a request header: "httpoxy").
+
+    On the loop, granian installs the worker's signal handlers only after this returns, and
+    the loop reacts to them only once it runs: SIGTERM and SIGINT are held until then, so
+    that one sent meanwhile (a server stopped as soon as it listens) still stops it."""
+    if asgi:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     for name in [name for name in os.environ if name.upper().startswith("HTTP_")]:
         del os.environ[name]
     start_orphan_watch()
-    if _APP is None:  # spawned, not forked: the app is built here, after the parent froze
-        app = LoopApp(build(), threads=threads)
+    flask = _APP
+    if flask is None:  # spawned, not forked: the app is built here, after the parent froze
+        flask = build()
         _freeze_heap()
-    else:
-        app = LoopApp(_APP, threads=threads)
-
+    if not asgi:
+        return flask
     # granian made the loop current; its first turn delivers any signal held
     asyncio.get_event_loop().call_soon(signal.pthread_sigmask, signal.SIG_UNBLOCK, STOP_SIGNALS)
-    return app
+    return LoopApp(flask, threads=threads)
 
 
 def wait_until_listening(host: str, port: int, timeout: float = 20.0) -> bool:
@@ -153,6 +169,7 @@ def serve(
 
     global _APP
     _APP = app
+    asgi = on_the_loop(app)
 
     class _Server(Granian):  # type: ignore[misc,valid-type]
         def startup(self, *args: Any, **kwargs: Any) -> None:
@@ -170,13 +187,15 @@ def serve(
         "mockcamb",  # a label only: the app comes from the loader below
         address=host,
         port=port,
-        interface=Interfaces.ASGINL,  # ASGI without the lifespan protocol: nothing to start
+        # ASGI without the lifespan protocol (nothing to start), or WSGI for a shared store
+        interface=Interfaces.ASGINL if asgi else Interfaces.WSGI,
         http=HTTPModes.http1,
         # the request line and headers must fit (as waitress's 64 KiB); bodies stream past it
         http1_settings=HTTP1Settings(max_buffer_size=MAX_HEADER_BYTES),
         websockets=False,
         runtime_mode=RuntimeModes.st,
         workers=workers,
+        **({} if asgi else {"blocking_threads": threads}),
         loop=Loops.uvloop if importlib.util.find_spec("uvloop") else Loops.asyncio,
         backlog=2048,
         log_level=LogLevels.warning,
@@ -185,7 +204,7 @@ def serve(
     )
     try:
         _freeze_heap()  # the workers fork from here
-        loader = functools.partial(_worker_app, build, threads)
+        loader = functools.partial(_worker_app, build, threads, asgi)
         server.serve(target_loader=loader, wrap_loader=False)
     except SystemExit as exc:  # granian exits 1 when a worker died
         return exc.code if isinstance(exc.code, int) else 1
