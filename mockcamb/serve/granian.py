@@ -94,8 +94,8 @@ def _freeze_heap() -> None:
     """Take what lives from start-up on (modules, Flask, preloaded tasks) out of the garbage
     collector's view: a full collection then scans only what serving made since, so it
     never stalls the event loop (and every request asleep on it) for tens of milliseconds.
-    Done before the fork, it also keeps those pages shared with the workers."""
-    gc.collect()
+    Done before the fork, it also keeps those pages shared with the workers. (No collection
+    first: start-up leaves little garbage, and a collection would delay the first answer.)"""
     gc.freeze()
 
 
