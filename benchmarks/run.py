@@ -141,6 +141,15 @@ Results = dict[str, Any]
 
 def section(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 70 - len(title)), flush=True)
+    print(f"  load average (1/5/15 min): {load_average()}", flush=True)
+
+
+def load_average() -> str:
+    """The machine's load averages now, as ``uptime`` gives them."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def show(label: str, text: str) -> None:
@@ -229,7 +238,7 @@ class Bench:
         section("1. Throughput: status GET, 32 connections (wrk -t2 -c32)")
         import peers
 
-        res: Results = {"mockcamb": {}, "peers": {}, "peer_status": {}}
+        res: Results = {"mockcamb": {}, "peers": {}, "peer_status": {}, "load": load_average()}
         started: list[peers.Peer] = []
         if self.args.no_peers:
             res["peer_status"]["all"] = "skipped (--no-peers)"
@@ -330,7 +339,7 @@ class Bench:
 
     def latency(self) -> None:
         section(f"2. Fixed {FIXED_MS:g} ms latency at 256 connections (wrk -t2 -c256)")
-        res: Results = {"ideal_rps": 256 / (FIXED_MS / 1000)}
+        res: Results = {"ideal_rps": 256 / (FIXED_MS / 1000), "load": load_average()}
         show(
             "target",
             f"p99 <= floor's + {P99_OVER_FLOOR_MS:g} ms and < WireMock's (same run), "
