@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from _redis import redis_url
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from test_fuzz import fuzz_settings
 
@@ -71,15 +71,17 @@ def lives(draw: st.DrawFn, *, faulty: bool = True, most_steps: int = 3) -> dict[
     return doc
 
 
-def setting_docs(*, start: bool = False, faulty: bool = True) -> st.SearchStrategy[Doc]:
+def setting_docs(
+    *, start: bool = False, faulty: bool = True, bounds_only: bool = False
+) -> st.SearchStrategy[Doc]:
     """A partial settings document, as PUT /__admin/settings takes it; to ``start`` a life,
-    one that sets the bounds and the unknown-task policy."""
+    one that sets the bounds and the unknown-task policy; or one of those only."""
     bounds: dict[str, st.SearchStrategy[Any]] = {
         "unknown_task": st.sampled_from(["404", "auto"]),
-        "journal_size": st.sampled_from([0, 3, 10_000]),
+        "journal_size": st.sampled_from([10_000, 3, 0]),
         "max_tasks": st.sampled_from([1, 2, 3, 200_000]),
         "finished_ttl": st.sampled_from([None, 0, 1, 10]),
-        "history_limit": st.sampled_from([0, 2, 50]),
+        "history_limit": st.sampled_from([50, 2, 0]),
     }
     others: dict[str, st.SearchStrategy[Any]] = {
         "default_scenario": lives(faulty=faulty),
@@ -89,6 +91,8 @@ def setting_docs(*, start: bool = False, faulty: bool = True) -> st.SearchStrate
     if faulty:
         others["faults"] = st.lists(faults(max_poll=4), max_size=2)
         others["latency"] = st.none() | latencies()
+    if bounds_only:
+        return st.fixed_dictionaries({}, optional=bounds)
     if start:
         return st.fixed_dictionaries(bounds, optional=others)
     return st.fixed_dictionaries({}, optional={**bounds, **others})
@@ -110,17 +114,22 @@ def ops(faulty: bool) -> list[st.SearchStrategy[Op]]:
     ]
 
 
-def steps_of_a_life(*, faulty: bool, most_steps: int) -> st.SearchStrategy[list[Op]]:
+def steps_of_a_life(
+    *, faulty: bool, most_steps: int, ticks: int = 4, changes: int = 0
+) -> st.SearchStrategy[list[Op]]:
     """Most lives create the tasks a and b first; then polls of a, b and c are most of the
-    steps, clock steps and new tasks the next most, each other step one in twenty."""
+    steps, then clock steps (``ticks`` in twenty) and new tasks, each other step one in
+    twenty or so; ``changes`` in twenty more change the bounds in the settings."""
     scenario = lives(faulty=faulty, most_steps=most_steps)
     create = st.tuples(st.just("create_task"), st.just("story"), st.sampled_from("abc"), scenario)
-    poll = st.tuples(st.just("status"), st.just("story"), st.sampled_from("abc"), st.just("k"))
+    poll = st.tuples(st.just("status"), st.just("story"), st.sampled_from("aabbc"), st.just("k"))
     tick = st.tuples(st.just("advance"), st.sampled_from(TICKS))
-    weighted = [*[poll.map(lambda t: (*t, "GET"))] * 7, *[tick] * 4, *[create] * 2, *ops(faulty)]
+    bounds = st.tuples(st.just("configure"), setting_docs(faulty=False, bounds_only=True))
+    weighted = [*[poll.map(lambda t: (*t, "GET"))] * 7, *[tick] * ticks, *[create] * 2]
+    weighted += [*[bounds] * changes, *ops(faulty)]
     step = st.sampled_from(weighted).flatmap(lambda s: s)
     first = st.lists(create, max_size=2)
-    rest = st.integers(1, 40).flatmap(lambda n: st.lists(step, min_size=n, max_size=n))
+    rest = st.integers(5, 60).flatmap(lambda n: st.lists(step, min_size=n, max_size=n))
     return st.builds(lambda a, b: a + b, first, rest)
 
 
@@ -214,8 +223,33 @@ def run_both(store: RedisStore, start: Doc, steps: list[Op]) -> None:
         assert view[0] == view[1], f"after step {i} {op!r}"
 
 
-@fuzz_settings(2)
+def _poll(task_id: str) -> Op:
+    return ("status", "story", task_id, "k", "GET")
+
+
+def _create(task_id: str, *steps: Doc, **more: Any) -> Op:
+    return ("create_task", "story", task_id, {"steps": list(steps), **more})
+
+
+# The edges where the Lua mirror once answered otherwise than the Python original.
+RUNNING_RUN_ID = [_create("a", {"status": PENDING, "run_id": 7}), _poll("a")]
+FAULT_ORDER = [
+    ("configure", {"faults": [{"poll": 1, "type": "empty_body"}]}),
+    _create("a", {"status": PENDING}, faults=[{"poll": 1, "http_status": 429}]),
+    _poll("a"),
+]
+SAME_TICK = [_poll("b"), _poll("a"), _poll("c")]  # both finished at 0: b goes first
+ON_THE_TICK = [_create("a", {"status": PENDING, "seconds": 0.5}, {"status": SUCCESS})]
+ON_THE_TICK += [("advance", 0.5), _poll("a")]
+TTL_ZERO = [_create("a", {"status": SUCCESS}), _poll("a"), _poll("a"), _poll("a")]
+AUTO_SUCCESS = {"unknown_task": "auto", "default_scenario": {"steps": [{"status": SUCCESS}]}}
+
+
+@fuzz_settings(1)
 @given(setting_docs(start=True), steps_of_a_life(faulty=True, most_steps=3))
+@example({}, RUNNING_RUN_ID)
+@example({}, FAULT_ORDER)
+@example({"finished_ttl": 0}, TTL_ZERO)
 def test_any_life_is_answered_alike(store: RedisStore, start: Doc, steps: list[Op]) -> None:
     run_both(store, start, steps)
 
@@ -225,6 +259,7 @@ def test_any_life_is_answered_alike(store: RedisStore, start: Doc, steps: list[O
     setting_docs(start=True, faulty=False).map(unbounded),
     steps_of_a_life(faulty=False, most_steps=3),
 )
+@example({}, ON_THE_TICK)
 def test_lives_on_the_clock_are_answered_alike(
     store: RedisStore, start: Doc, steps: list[Op]
 ) -> None:
@@ -235,13 +270,25 @@ def test_lives_on_the_clock_are_answered_alike(
 @fuzz_settings(1)
 @given(
     setting_docs(start=True, faulty=False).map(lambda d: {**d, "max_tasks": 2}),
-    steps_of_a_life(faulty=False, most_steps=1),
+    steps_of_a_life(faulty=False, most_steps=1, ticks=1),
 )
+@example({**AUTO_SUCCESS, "max_tasks": 2}, SAME_TICK)
 def test_lives_at_the_bounds_are_answered_alike(
     store: RedisStore, start: Doc, steps: list[Op]
 ) -> None:
-    """One-step lives that finish on their first poll, two task slots: eviction and expiry
-    order with tasks that finish on the same tick."""
+    """One-step lives that finish on their first poll, two task slots, few clock steps:
+    eviction and expiry order with tasks that finish on the same tick."""
+    run_both(store, start, steps)
+
+
+@fuzz_settings(1)
+@given(
+    setting_docs(start=True, faulty=False), steps_of_a_life(faulty=False, most_steps=3, changes=4)
+)
+def test_lives_whose_bounds_change_are_answered_alike(
+    store: RedisStore, start: Doc, steps: list[Op]
+) -> None:
+    """The journal, history and task bounds changed while tasks live."""
     run_both(store, start, steps)
 
 
