@@ -1,4 +1,5 @@
-"""The embedded store: plain dicts and a deque in this process, each method under one lock."""
+"""The embedded store: plain dicts and a deque in this process, each method under one lock
+(a plain Lock: no method calls another public one while holding it)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class MemoryStore:
     shared = False
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self.clock = clock
         self.settings = settings
         self._tasks: dict[Key, TaskState] = {}
