@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .core.clock import Clock, ManualClock, RealClock
-from .core.emulator import Emulator, TaskState
+from .core.emulator import Emulator
 from .core.errors import ConfigError, MockCambError, ScenarioError
+from .core.machine import TaskState
 from .core.replies import Reply
 from .core.routes import FAMILIES, KINDS
 from .core.scenario import Fault, Latency, Scenario, Step, load_preset, parse_scenario, preset_names

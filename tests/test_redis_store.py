@@ -15,9 +15,10 @@ import pytest
 import test_emulator
 from _redis import redis_url
 
-from mockcamb.core.emulator import Emulator, MemoryStore
+from mockcamb.core.emulator import Emulator
 from mockcamb.core.errors import ConfigError
 from mockcamb.core.settings import Settings
+from mockcamb.stores.memory import MemoryStore
 from mockcamb.stores.redis.store import RedisStore, parse_store_url
 
 KEY = "k"

@@ -23,7 +23,8 @@ from .scenario import Scenario, resolve_scenario
 from .text import shorten
 
 if TYPE_CHECKING:
-    from .emulator import Store, TaskState
+    from ..stores.base import Store
+    from .machine import TaskState
 
 Work = tuple[Reply, "TaskState | None"]
 NewTask = Callable[[str, Scenario], "TaskState"]

@@ -150,9 +150,7 @@ def preload(emu: Emulator, config: Mapping[str, Any], where: str = "config") -> 
 
     On a shared store (Redis) a task that exists already is left as it is, so a restarted
     worker, or a second host with the same config, does not fail on its own preload."""
-    from .emulator import MemoryStore
-
-    shared = not isinstance(emu.store, MemoryStore)
+    shared = emu.store.shared
     try:
         if config.get("settings") is not None:
             emu.configure(config["settings"], allow_files=True)

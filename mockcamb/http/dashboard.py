@@ -22,8 +22,10 @@ from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup, escape
 
 from ..core.clock import wall_time
-from ..core.emulator import REDACTED, Emulator, TaskState
+from ..core.emulator import Emulator
 from ..core.errors import ConfigError
+from ..core.journal import REDACTED
+from ..core.machine import TaskState
 from ..core.routes import FAMILIES, KINDS, family
 from ..core.scenario import FAULT_TYPES
 from ..core.statuses import DOCUMENTED_STATUSES, FAILURE_STATUSES, PENDING, SUCCESS

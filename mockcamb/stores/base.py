@@ -1,0 +1,88 @@
+"""What an :class:`~mockcamb.core.emulator.Emulator` needs of the place its state lives.
+
+Storage only: the rules of a task's life are :mod:`mockcamb.core.machine`, the shape of a
+journal entry :mod:`mockcamb.core.journal`. Every method is atomic on its own, whichever
+thread or process calls it; a caller holds no lock across calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..core.clock import Clock
+from ..core.journal import Request
+from ..core.machine import Poll, TaskState
+from ..core.scenario import Scenario
+from ..core.settings import Settings
+
+
+class StaleSettings(Exception):
+    """A shared store saw settings newer than the ones this request was checked against;
+    the store has reloaded them and the request is answered again from the start."""
+
+
+class Store(Protocol):
+    """Tasks, the finished and run indexes, the journal, the counters, the settings and the
+    clock of one emulated service."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> Settings:
+        """The settings as last seen (no round trip)."""
+
+    @property
+    def shared(self) -> bool:
+        """True if other processes may hold the same state (so a preloaded task may exist)."""
+
+    def set_settings(self, settings: Settings) -> None: ...
+
+    def refresh(self) -> bool:
+        """Reload shared settings if another worker changed them; True if they changed."""
+
+    def now(self) -> float: ...
+
+    def poll(
+        self, kind: str, task_id: str, auto: Scenario | None, request: Request
+    ) -> Poll | None:
+        """Count one request to a task and apply :func:`mockcamb.core.machine.poll` to it,
+        creating it first if it is missing and :func:`mockcamb.core.machine.created_with`
+        gives a scenario; keep its run id, finish time and expiry. ``None`` if there is no
+        such task. A store may journal the request itself (then ``Poll.journaled``)."""
+
+    def add(self, task: TaskState) -> bool:
+        """Insert a new task (evicting and expiring as the settings say); False if a task
+        with its kind and id exists already."""
+
+    def get(self, kind: str, task_id: str) -> TaskState | None: ...
+
+    def fresh(self, task: TaskState) -> TaskState:
+        """The current state of ``task``, settled to the clock (not counted as a poll), as a
+        detached copy: polls that follow never change it under the caller."""
+
+    def count(self) -> int: ...
+
+    def all(self, kind: str | None, limit: int) -> list[TaskState]: ...
+
+    def run_task(self, run_id: int) -> TaskState | None: ...
+
+    def next_created(self) -> int:
+        """The next number for a generated task id (1, 2, ...)."""
+
+    def peek_seq(self) -> int:
+        """The journal sequence number of the last request recorded."""
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append a :func:`mockcamb.core.journal.entry` to the journal, numbering it."""
+
+    def journal(self) -> list[dict[str, Any]]:
+        """Every journal entry, oldest first."""
+
+    def clear_journal(self) -> None: ...
+
+    def reset(self) -> None:
+        """Forget every task, the journal, the counters and the clock; settings stay."""
+
+    def close(self) -> None:
+        """Release connections (a shared store reopens them on next use)."""

@@ -1,0 +1,165 @@
+"""The embedded store: plain dicts and a deque in this process, each method under one lock
+(a plain Lock: no method calls another public one while holding it)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from typing import Any
+
+from ..core import machine
+from ..core.clock import Clock
+from ..core.journal import Request
+from ..core.machine import Poll, TaskState
+from ..core.scenario import Scenario
+from ..core.settings import Settings
+
+Key = tuple[str, str]
+
+
+class MemoryStore:
+    """A :class:`~mockcamb.stores.base.Store` for one process; bounded by the settings
+    (``max_tasks``, ``finished_ttl``, ``journal_size``, ``history_limit``)."""
+
+    shared = False
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._lock = threading.Lock()
+        self.clock = clock
+        self.settings = settings
+        self._tasks: dict[Key, TaskState] = {}
+        self._finished: OrderedDict[Key, float] = OrderedDict()  # in the order they finished
+        self._runs: dict[int, Key] = {}
+        self._journal: deque[dict[str, Any]] = deque(maxlen=settings.journal_size)
+        self._journal_seq = 0
+        self._next_run_id = machine.FIRST_RUN_ID
+        self._created = 0
+
+    def set_settings(self, settings: Settings) -> None:
+        with self._lock:
+            if settings.journal_size != self._journal.maxlen:
+                self._journal = deque(self._journal, maxlen=settings.journal_size)
+            self.settings = settings
+
+    def refresh(self) -> bool:
+        return False
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._tasks.clear()
+            self._finished.clear()
+            self._runs.clear()
+            self._journal.clear()
+            self._journal_seq = 0
+            self._next_run_id = machine.FIRST_RUN_ID
+            self._created = 0
+            self.clock.reset()
+
+    # --- tasks --------------------------------------------------------------------------
+
+    def next_created(self) -> int:
+        with self._lock:
+            self._created += 1
+            return self._created
+
+    def add(self, task: TaskState) -> bool:
+        with self._lock:
+            key = (task.kind, task.task_id)
+            if key in self._tasks:
+                return False
+            self._insert(task)
+            return True
+
+    def _insert(self, task: TaskState) -> None:
+        self._expire(task.created_at)
+        while len(self._tasks) >= self.settings.max_tasks:
+            self._forget(next(iter(self._finished or self._tasks)))
+        self._tasks[(task.kind, task.task_id)] = task
+
+    def _forget(self, key: Key) -> None:
+        task = self._tasks.pop(key, None)
+        self._finished.pop(key, None)
+        if task is not None and task.run_id is not None and self._runs.get(task.run_id) == key:
+            del self._runs[task.run_id]
+
+    def _expire(self, now: float) -> None:
+        """Forget the finished tasks whose ``finished_ttl`` is up, oldest first."""
+        ttl = self.settings.finished_ttl
+        if ttl is None:
+            return
+        while self._finished:
+            key, at = next(iter(self._finished.items()))
+            if now - at < ttl:
+                return
+            self._forget(key)
+
+    def get(self, kind: str, task_id: str) -> TaskState | None:
+        return self._tasks.get((kind, task_id))
+
+    def fresh(self, task: TaskState) -> TaskState:
+        with self._lock:
+            task.settle(self.clock.now())
+            return task.copy()
+
+    def count(self) -> int:
+        return len(self._tasks)
+
+    def all(self, kind: str | None, limit: int) -> list[TaskState]:
+        with self._lock:
+            chosen = [t for t in self._tasks.values() if kind is None or t.kind == kind]
+            return chosen[-limit:]
+
+    def run_task(self, run_id: int) -> TaskState | None:
+        key = self._runs.get(run_id)
+        return self._tasks.get(key) if key is not None else None
+
+    def poll(
+        self, kind: str, task_id: str, auto: Scenario | None, request: Request
+    ) -> Poll | None:
+        with self._lock:
+            now = self.clock.now()
+            key = (kind, task_id)
+            task = self._tasks.get(key)
+            if task is None:
+                scenario = machine.created_with(auto, task_id)
+                if scenario is None:
+                    return None
+                task = machine.new_task(kind, task_id, scenario, now, self.settings.seed)
+                self._insert(task)
+            if task.finished_at is not None:
+                self._expire(now)  # this task too, if its time is up: answered, then gone
+            p = machine.poll(task, now, self.settings, self._next_run_id)
+            if p.drew_run_id:
+                self._next_run_id += 1
+            if p.run_assigned and p.run_id is not None:
+                self._runs[p.run_id] = key
+            if p.finished:
+                self._finished[key] = now
+            return p
+
+    # --- journal ------------------------------------------------------------------------
+
+    def peek_seq(self) -> int:
+        return self._journal_seq
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            if self._journal.maxlen == 0:
+                return
+            self._journal_seq += 1
+            entry["seq"] = self._journal_seq
+            self._journal.append(entry)
+
+    def journal(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._journal)
+
+    def clear_journal(self) -> None:
+        with self._lock:
+            self._journal.clear()
+
+    def close(self) -> None:
+        pass
