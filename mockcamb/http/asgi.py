@@ -40,9 +40,10 @@ from typing import Any, Final
 from a2wsgi import WSGIMiddleware
 from flask import Flask
 
-from ..core.emulator import Emulator, MemoryStore
+from ..core.emulator import Emulator
 from ..core.replies import Reply, json_bytes
 from ..core.routes import STATUS_PREFIXES
+from ..stores.memory import MemoryStore
 from .wsgi import WSGIApp
 
 Scope = MutableMapping[str, Any]

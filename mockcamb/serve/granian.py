@@ -38,8 +38,8 @@ from typing import Any
 
 from flask import Flask
 
-from ..core.emulator import MemoryStore
 from ..http.asgi import LoopApp
+from ..stores.memory import MemoryStore
 from .workers import STOP_SIGNALS, start_orphan_watch
 
 #: The most Python threads per worker; they start on demand. On the loop they run the Flask
