@@ -43,7 +43,6 @@ from flask import Flask
 from ..core.emulator import Emulator
 from ..core.replies import Reply, json_bytes
 from ..core.routes import STATUS_PREFIXES
-from ..stores.memory import MemoryStore
 from .wsgi import WSGIApp
 
 Scope = MutableMapping[str, Any]
@@ -166,7 +165,7 @@ class LoopApp:
         #: Where the emulator's call runs: on the loop (memory) or in this pool (Redis).
         self.store_pool: ThreadPoolExecutor | None = (
             None
-            if isinstance(self.emu.store, MemoryStore)
+            if not self.emu.store.shared
             else ThreadPoolExecutor(threads, thread_name_prefix="mockcamb-store")
         )
 

@@ -39,7 +39,6 @@ from typing import Any
 from flask import Flask
 
 from ..http.asgi import LoopApp
-from ..stores.memory import MemoryStore
 from .workers import STOP_SIGNALS, start_orphan_watch
 
 #: The most Python threads per worker; they start on demand. On the loop they run the Flask
@@ -104,7 +103,7 @@ def on_the_loop(app: Flask) -> bool:
     store. A shared store (Redis) answers each status GET after a network round trip; on
     the loop that call would need a thread hop each way, which cost a quarter of the
     throughput (BENCHMARKS.md, section 2), so it keeps granian's WSGI interface."""
-    return isinstance(app.extensions["mockcamb"].store, MemoryStore)
+    return not app.extensions["mockcamb"].store.shared
 
 
 def _worker_app(build: Callable[[], Flask], threads: int, asgi: bool) -> Any:

@@ -34,7 +34,8 @@ class Store(Protocol):
 
     @property
     def shared(self) -> bool:
-        """True if other processes may hold the same state (so a preloaded task may exist)."""
+        """True if the state lives outside this process: other processes may hold it (a
+        preloaded task may exist already) and a call may wait on the network."""
 
     def set_settings(self, settings: Settings) -> None: ...
 
