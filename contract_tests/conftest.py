@@ -2,7 +2,7 @@
 
 Without ``--camb-base-url`` the suite starts its own mockcamb on a free port (with a generated
 key and a task in every state); with it, the suite sends only rate-limited GET requests to the
-target's two status endpoints.
+status endpoints of the families it checks (``--camb-family``).
 """
 
 from __future__ import annotations
