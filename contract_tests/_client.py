@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from mockcamb.core.routes import KINDS, STATUS_PATHS, family
+from mockcamb.ratelimit import RateLimiter
 
 from ._wire import ACCEPT_ENCODING, Defect, NoAnswer, TransportError, Wire, decode_content
 
@@ -96,30 +97,6 @@ class Secret:
 
     def __reduce__(self) -> Any:  # never pickled into a hypothesis database or a report
         raise TypeError("a Secret is not picklable")
-
-
-class RateLimiter:
-    """At most ``rps`` request starts per second, across threads; ``None`` or 0: no limit."""
-
-    def __init__(self, rps: float | None) -> None:
-        self.interval = 1.0 / rps if rps else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            time.sleep(start - now)
-
-    def hold(self, seconds: float) -> None:
-        """Send nothing for ``seconds`` (the target said Retry-After)."""
-        with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
 
 
 @dataclass

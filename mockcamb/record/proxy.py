@@ -40,6 +40,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from ..core.errors import ConfigError
+from ..ratelimit import RateLimiter
 from .recording import Exchange, Recorder
 from .redact import Redactor, redact_query, secret_values
 
@@ -103,27 +104,6 @@ class Target:
         if not self.base_path.endswith("/apis") and (path == "/apis" or path.startswith("/apis/")):
             return path[len("/apis") :] or "/"
         return path
-
-
-class RateLimiter:
-    """At most ``rps`` requests per second, evenly spaced: each caller waits for its slot."""
-
-    def __init__(self, rps: float | None) -> None:
-        if rps is not None and not rps > 0:
-            raise ConfigError(f"--max-rps: must be a number > 0, got {rps!r}")
-        self.interval = 0.0 if rps is None else 1.0 / rps
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            _real_sleep(slot - now)
 
 
 def _client_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
@@ -201,6 +181,8 @@ class RecordingProxy:
     ) -> None:
         self.target = target if isinstance(target, Target) else Target(target)
         self.recorder = recorder
+        if max_rps is not None and not max_rps > 0:
+            raise ConfigError(f"--max-rps: must be a number > 0, got {max_rps!r}")
         self.limiter = RateLimiter(max_rps)
         if not timeout > 0:
             raise ConfigError(f"--timeout: must be a number > 0, got {timeout!r}")
