@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -78,3 +79,74 @@ def redis_url() -> str:
             time.sleep(0.05)
     _skip = f"redis-server did not start on port {port}"
     pytest.skip(_skip)
+
+
+class PrivateRedis:
+    """A ``redis-server`` of one test's own, on a port it keeps across restarts, to kill
+    (SIGKILL), stall (SIGSTOP/SIGCONT) and start again, with its data (``persist``:
+    append-only file, fsync on every write) or empty. Skips when Redis cannot be had."""
+
+    def __init__(self, *, persist: bool = True) -> None:
+        binary = _binary()
+        if binary is None:
+            pytest.skip(INSTALL_HINT)
+        self.binary = binary
+        self.persist = persist
+        self.port = _free_port()
+        self.dir = tempfile.mkdtemp(prefix="mockcamb-redis-private-")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, empty: bool = False) -> None:
+        """Start the server (again), with the data it had unless ``empty``."""
+        if empty:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            os.makedirs(self.dir)
+        keep = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            + (keep or ["--appendonly", "no"]),
+            cwd=self.dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, connections reset; the port refuses connections."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def restart(self, *, empty: bool = False) -> None:
+        self.kill()
+        self.start(empty=empty)
+
+    def stall(self) -> None:
+        """SIGSTOP: connections are accepted by the kernel but nothing is answered."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -474,4 +474,10 @@ def _no_task(store: Store, kind: str, task_id: str) -> str:
                 f"{task_id} is the run id of {run.kind} task {shorten(run.task_id)!r}: poll "
                 f"with the task_id{where.replace('{run_id}', task_id)}"
             )
+    lost_at = store.health().get("lost_at")
+    if hint is None and lost_at:
+        hint = (
+            f"the store was lost at {lost_at} (Redis came back empty), and tasks created "
+            "before then with it; create the task again"
+        )
     return f"{detail}: {hint}" if hint else detail

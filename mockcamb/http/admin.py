@@ -48,7 +48,15 @@ def _int_arg(name: str, default: int | None) -> int | None:
 
 @admin.get("/health")
 def health() -> dict[str, Any]:
-    return {"status": "ok", "tasks": emulator().task_count(), "clock": emulator().clock.kind}
+    """Ready, with the store's state (a shared store that cannot be reached answers 503)."""
+    emu = emulator()
+    emu.store.refresh()  # a loss of the shared store another process found is seen here
+    return {
+        "status": "ok",
+        "tasks": emu.task_count(),
+        "clock": emu.clock.kind,
+        "store": emu.store.health(),
+    }
 
 
 @admin.post("/tasks")

@@ -13,12 +13,13 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.emulator import Emulator
 from ..core.errors import MockCambError
+from ..stores.base import StoreUnavailable, unavailable_reply
 from .admin import admin
 from .api import api
 from .dashboard import dashboard
 from .fastpath import StatusFastPath
 from .openapi import openapi
-from .wsgi import MAX_BODY, json_error
+from .wsgi import MAX_BODY, json_error, to_response
 
 log = logging.getLogger("mockcamb")
 
@@ -49,6 +50,10 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(MockCambError)
     def _user_error(exc: MockCambError) -> Response:
         return json_error(400, str(exc))
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(exc: StoreUnavailable) -> Response:  # logged once by the store
+        return to_response(unavailable_reply(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -43,6 +43,7 @@ from flask import Flask
 from ..core.emulator import Emulator
 from ..core.replies import Reply, json_bytes
 from ..core.routes import STATUS_PREFIXES
+from ..stores.base import StoreUnavailable, unavailable_reply
 from .wsgi import WSGIApp
 
 Scope = MutableMapping[str, Any]
@@ -218,7 +219,9 @@ class LoopApp:
                         headers=list(headers.items()),
                     ),
                 )
-        except Exception as exc:  # pragma: no cover - a bug or a store outage
+        except StoreUnavailable as exc:  # logged once by the store
+            reply = unavailable_reply(exc)
+        except Exception as exc:  # pragma: no cover - a bug
             log.exception("internal error in mockcamb")
             body = json_bytes({"detail": f"mockcamb internal error: {type(exc).__name__}"})
             await _send_reply(send, Reply(500, raw=body), body)

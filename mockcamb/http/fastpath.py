@@ -11,6 +11,7 @@ from flask import Flask
 
 from ..core.emulator import Emulator
 from ..core.routes import STATUS_PREFIXES
+from ..stores.base import StoreUnavailable, unavailable_reply
 from .wsgi import START_KEY, CutShort, WSGIApp, arrived, drop, header_name, status_line, wait_out
 
 _JSON_HEADERS = [("Content-Type", "application/json")]
@@ -48,13 +49,16 @@ class StatusFastPath:
         headers = [
             (header_name(key), value) for key, value in environ.items() if key[:5] == "HTTP_"
         ]
-        reply = self.emu.status(
-            kind,
-            path[len(prefix) :],
-            environ.get("HTTP_X_API_KEY"),
-            path=environ.get("SCRIPT_NAME", "") + path,
-            headers=headers,
-        )
+        try:
+            reply = self.emu.status(
+                kind,
+                path[len(prefix) :],
+                environ.get("HTTP_X_API_KEY"),
+                path=environ.get("SCRIPT_NAME", "") + path,
+                headers=headers,
+            )
+        except StoreUnavailable as exc:  # logged once by the store
+            reply = unavailable_reply(exc)
         # Everything is ready before the wait, so that little is left to do once it ends.
         body: Iterable[bytes]
         if reply.drop:  # cut short where the server cannot shut the socket (see CutShort)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from ..core.clock import Clock
 from ..core.journal import Request
 from ..core.machine import Poll, TaskState
+from ..core.replies import Reply, error_reply
 from ..core.scenario import Scenario
 from ..core.settings import Settings
 
@@ -19,6 +20,22 @@ from ..core.settings import Settings
 class StaleSettings(Exception):
     """A shared store saw settings newer than the ones this request was checked against;
     the store has reloaded them and the request is answered again from the start."""
+
+
+class StoreUnavailable(Exception):
+    """A shared store cannot be reached (down, stalled past its socket timeout, loading its
+    data): the request is answered with :func:`unavailable_reply`, and may be retried."""
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+def unavailable_reply(exc: StoreUnavailable) -> Reply:
+    """The answer to any request while the store is unavailable, whichever HTTP layer
+    serves it: a JSON 503 with ``Retry-After``."""
+    return error_reply(503, exc.detail, **{"Retry-After": str(exc.retry_after)})
 
 
 class Store(Protocol):
@@ -38,6 +55,12 @@ class Store(Protocol):
         preloaded task may exist already) and a call may wait on the network."""
 
     def set_settings(self, settings: Settings) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        """The store's kind and state as this process last saw it (no round trip):
+        ``state`` is ``ok``, or ``recovered`` once it was found lost and re-seeded
+        (``lost_at``: when, ISO 8601 UTC). A store that cannot be reached raises
+        :class:`StoreUnavailable` from its other methods instead."""
 
     def refresh(self) -> bool:
         """Reload shared settings if another worker changed them; True if they changed."""
@@ -87,3 +110,6 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections (a shared store reopens them on next use)."""
+
+
+__all__ = ["StaleSettings", "Store", "StoreUnavailable", "unavailable_reply"]

@@ -44,6 +44,9 @@ class MemoryStore:
     def refresh(self) -> bool:
         return False
 
+    def health(self) -> dict[str, Any]:
+        return {"kind": "memory", "state": "ok"}
+
     def now(self) -> float:
         return self.clock.now()
 

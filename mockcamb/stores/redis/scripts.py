@@ -5,6 +5,10 @@ Keys, each under the store's prefix (``member`` is ``kind + "\\n" + task_id``):
 
 - ``settings``: the settings as JSON (API keys as salted digests); ``settings:v``: their
   version, incremented on each change and checked by every poll; ``salt``: the digests' salt.
+- ``epoch``: a random token written when the store is first set up (or re-seeded after it
+  was lost): a process that finds another one knows the store was emptied under it.
+  ``lost``: a hash of ``count`` (times the store was found lost), ``at`` (Redis time of the
+  last), ``epoch`` (the one it made) and ``clock`` (the clock value it resumed from).
 - ``clock``: a hash of ``kind`` (manual/real), ``scale``, ``origin`` (Redis time), ``offset``.
 - ``sc:<sid>``: a hash per scenario, by content address: ``doc`` (JSON, read by Python) and
   ``plan`` (:func:`plan`, read by Lua).

@@ -10,6 +10,16 @@ INCRs; the journal is a capped list; settings are a JSON document with a version
 script checks, so a change made through one worker is seen by the next request to any
 other. API keys are kept only as salted digests. The keys: :mod:`.scripts`.
 
+Faults of Redis itself: every call has a socket connect and read timeout (1 s unless the URL
+says ``?socket_timeout=S&socket_connect_timeout=S``); a connection or timeout error surfaces
+as :class:`~mockcamb.stores.base.StoreUnavailable` (the HTTP layers answer a JSON 503 with
+``Retry-After``) and is logged once per outage, with one more line when Redis is back. A
+store found empty again (``settings:v`` gone) is re-seeded from this process: its salt, a new
+epoch, its settings, and its clock from the last value it saw; a store found with another
+epoch was started afresh by another process, whose salt and settings are adopted. Either
+way the loss is counted in ``lost`` and reported by :meth:`RedisStore.health` and by the 404
+of a task that is gone.
+
 Needs the ``redis`` package (``pip install 'mockcamb[redis]'``); one Redis node (a primary,
 with replicas if wanted), not Redis Cluster.
 """
@@ -20,11 +30,15 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from ...core import machine
@@ -34,7 +48,7 @@ from ...core.journal import Request, known_members
 from ...core.machine import Poll, TaskState
 from ...core.scenario import Fault, Scenario, parse_scenario
 from ...core.settings import Settings, update_settings
-from ..base import StaleSettings
+from ..base import StaleSettings, StoreUnavailable
 from . import scripts
 from .wire import RawScript, import_redis
 
@@ -42,7 +56,16 @@ if TYPE_CHECKING:  # pragma: no cover
     import redis
 
 DEFAULT_PREFIX = "mockcamb:"
+#: The socket connect and read timeouts of every Redis call, unless the URL sets them: a
+#: stalled Redis is answered 503 after this long, not waited on.
+DEFAULT_TIMEOUT = 1.0
 _SCENARIO_CACHE = 4096
+_DIGEST_CACHE = 1024
+_DRAWN_RUN_IDS = machine.FIRST_RUN_ID + 2**31  # run ids above are a scenario's own
+
+log = logging.getLogger("mockcamb")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -85,6 +108,66 @@ class _DigestSet(frozenset[str]):
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and frozenset.__contains__(self, self.digest(key))
+
+
+def _version_base() -> int:
+    """Where a new store's settings versions start: at random, so that a version seen before
+    Redis lost its data is never taken for one given after (a process would keep its
+    settings, never reloading them)."""
+    return secrets.randbelow(2**40) * 1000
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="seconds")
+
+
+class _Outage:
+    """This process's view of Redis's availability: when the current outage began, why, and
+    how many calls failed in it; thread-safe, so that each outage is logged once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since: float | None = None  # monotonic time of the first failure
+        self.reason = ""
+        self.failures = 0
+        self.count = 0  # outages seen by this process
+
+    def begin(self, reason: str) -> bool:
+        """Count a failed call; True if it starts an outage."""
+        with self._lock:
+            self.failures += 1
+            if self.since is not None:
+                return False
+            self.since, self.reason, self.count = time.monotonic(), reason, self.count + 1
+            return True
+
+    def end(self) -> tuple[float, int] | None:
+        """A call succeeded: the outage's length and failed calls if this ends one."""
+        with self._lock:
+            if self.since is None:
+                return None
+            out = time.monotonic() - self.since, self.failures
+            self.since, self.failures = None, 0
+            return out
+
+
+def _guarded(
+    fn: Callable[Concatenate[RedisStore, _P], _T],
+) -> Callable[Concatenate[RedisStore, _P], _T]:
+    """A store method whose Redis connection and timeout errors become StoreUnavailable,
+    and whose first success after an outage ends it (:meth:`RedisStore._back`)."""
+
+    def call(self: RedisStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            out = fn(self, *args, **kwargs)
+        except self._down_errors as exc:
+            raise self._unavailable(exc) from None
+        if self._outage.since is not None:
+            self._back()
+        return out
+
+    functools.update_wrapper(call, fn)
+    return call
 
 
 # --- the clock ---------------------------------------------------------------------------
@@ -136,9 +219,23 @@ class RedisStore:
         conn_url, url_prefix = parse_store_url(url)
         self.url = url
         self.prefix = prefix or url_prefix
+        self._down_errors: tuple[type[Exception], ...] = (
+            redis_mod.ConnectionError,
+            redis_mod.TimeoutError,
+        )
+        self._outage = _Outage()
         try:
+            # a connection found dead (Redis restarted) is opened again and the command
+            # sent again, once; a timeout is not retried
+            retry = redis_mod.retry.Retry(
+                redis_mod.backoff.NoBackoff(), 1, supported_errors=(redis_mod.ConnectionError,)
+            )
             self.r: redis.Redis = client or redis_mod.Redis.from_url(
-                conn_url, socket_connect_timeout=5, socket_timeout=30, max_connections=256
+                conn_url,
+                socket_connect_timeout=DEFAULT_TIMEOUT,
+                socket_timeout=DEFAULT_TIMEOUT,
+                max_connections=256,
+                retry=retry,
             )
             self.r.ping()
         except ValueError as exc:
@@ -155,8 +252,23 @@ class RedisStore:
         self._add = self.r.register_script(scripts.source("add"))
         self._record = self.r.register_script(scripts.source("record"))
         self._clock_script = self.r.register_script(scripts.source("clock"))
-        self.r.set(p + "salt", secrets.token_hex(16), nx=True)
-        self._salt = _str(self.r.get(p + "salt")).encode()
+        self._seed = self.r.register_script(scripts.source("seed"))
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(p + "salt", secrets.token_hex(16), nx=True)
+        pipe.set(p + "epoch", secrets.token_hex(8), nx=True)
+        pipe.get(p + "salt")
+        pipe.get(p + "epoch")
+        pipe.hmget(p + "lost", "count", "at", "clock")
+        salt, epoch, lost = pipe.execute()[2:]
+        self._salt = _str(salt).encode()
+        self._epoch = _str(epoch)
+        self._digests: dict[str, str] = {}
+        self._losses = int(lost[0] or 0)
+        self._lost_at: float | None = None if lost[1] is None else _fnum(lost[1])
+        self._lost_clock: float | None = None if lost[2] is None else _fnum(lost[2])
+        self._last_now = 0.0  # the clock's last value seen here: resumed if Redis loses it
+        self._last_created = 0  # and the counters': never counted again from 0
+        self._last_run = 0
         self._scenarios: dict[str, Scenario] = {}
         self._ids: dict[int, tuple[Scenario, str]] = {}
         self._stored: set[str] = set()
@@ -164,21 +276,131 @@ class RedisStore:
         self._settings = Settings()
         self._static: list[bytes] = []
         self.clock = RedisClock(self, clock, time_scale)
-        if settings is not None:
-            self.set_settings(settings)
-        elif not self.refresh():
-            self.set_settings(self._settings)
+        if settings is not None or self.r.get(self._k_version) is None:
+            self.set_settings(settings or self._settings)
+        else:
+            self._load()
 
     # --- plumbing -----------------------------------------------------------------------
 
+    @_guarded
     def _clock_op(self, op: str, a: str = "", b: str = "") -> float:
-        return _fnum(self._clock_script(args=[self.prefix, op, a, b]))
+        now = _fnum(self._clock_script(args=[self.prefix, op, a, b]))
+        self._last_now = now
+        return now
 
-    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one store per process
     def _digest(self, key: str) -> str:
-        return hmac.new(
-            self._salt, key.encode("utf-8", "surrogatepass"), hashlib.sha256
-        ).hexdigest()
+        out = self._digests.get(key)
+        if out is None:
+            out = hmac.new(
+                self._salt, key.encode("utf-8", "surrogatepass"), hashlib.sha256
+            ).hexdigest()
+            if len(self._digests) >= _DIGEST_CACHE:
+                self._digests.clear()
+            self._digests[key] = out
+        return out
+
+    # --- faults of Redis ------------------------------------------------------------------
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        """The StoreUnavailable for a Redis error; the first of an outage is logged."""
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if self._outage.begin(reason):
+            log.warning(
+                "the Redis store at %s is unavailable (%s); answering 503 with Retry-After "
+                "until it is back",
+                self.describe(),
+                reason,
+            )
+        return StoreUnavailable(
+            f"mockcamb's store (Redis at {_safe_url(self.url)}) is unavailable ({reason}); "
+            "retry later"
+        )
+
+    def _back(self) -> None:
+        """A call succeeded after an outage: log it, once, and check what Redis came back
+        with (scripts reload by themselves, on NOSCRIPT)."""
+        ended = self._outage.end()
+        if ended is None:
+            return
+        seconds, failures = ended
+        log.warning(
+            "the Redis store at %s is back after %.1f s (%d calls failed meanwhile)",
+            self.describe(),
+            seconds,
+            failures,
+        )
+        try:
+            self._refresh()
+        except self._down_errors as exc:
+            self._unavailable(exc)
+        except StoreUnavailable:
+            pass
+
+    def _set_salt(self, salt: str) -> None:
+        """Adopt the salt Redis holds (set by another process on an empty store)."""
+        if salt and salt.encode() != self._salt:
+            self._salt = salt.encode()
+            self._digests = {}
+
+    def _note_loss(self, count: Any, at: Any, clock: Any, how: str) -> None:
+        """Record a loss counted in ``lost``; log it if this process had not seen it."""
+        losses = int(count or 0)
+        if losses <= self._losses:
+            return
+        self._losses = losses
+        self._lost_at = _fnum(at) if at not in (None, b"", "") else time.time()
+        self._lost_clock = _fnum(clock) if clock not in (None, b"", "") else None
+        self._stored.clear()
+        log.warning(
+            "the Redis store at %s was lost at %s (%s); tasks created before then are gone",
+            self.describe(),
+            _iso(self._lost_at),
+            how,
+        )
+
+    def _counters(self) -> list[str]:
+        """The floors of ctr:created and ctr:run for seed.lua."""
+        return [str(self._last_created), str(self._last_run - machine.FIRST_RUN_ID + 1)]
+
+    def _reseed(self) -> None:
+        """``settings:v`` is gone: Redis came back empty (or was flushed). Seed it again
+        from this process (see seed.lua), or adopt what another process seeded first."""
+        doc = self._settings_doc()
+        clock = self.clock
+        out = self._seed(
+            args=[
+                self.prefix,
+                "seed",
+                self._salt.decode(),
+                secrets.token_hex(8),
+                json.dumps(doc),
+                clock.kind,
+                repr(clock.time_scale),
+                repr(self._last_now),
+                *self._counters(),
+                str(_version_base()),
+            ]
+        )
+        seeded, salt, epoch, version = int(out[0]), _str(out[1]), _str(out[2]), _str(out[3])
+        self._set_salt(salt)
+        self._epoch = epoch
+        if seeded:
+            self._note_loss(
+                out[4],
+                out[5],
+                out[6],
+                f"it came back empty: this process re-seeded its salt, settings and "
+                f"{clock.kind} clock, at {self._last_now:g}",
+            )
+            self._adopt(self._settings, version)
+        elif version:
+            self._load()
+        else:  # another process set the salt and is writing its settings: wait for it
+            raise StoreUnavailable(
+                f"mockcamb's store (Redis at {_safe_url(self.url)}) came back empty and "
+                "is being set up again by another process; retry later"
+            )
 
     def _scenario_id(self, scenario: Scenario) -> str:
         """The content address of a scenario, stored in Redis (doc for Python, plan for Lua)."""
@@ -263,37 +485,64 @@ class RedisStore:
         names = scripts.POLL_ARGV[: scripts.SETTINGS_ARGS]
         self._static = [str(values[name]).encode() for name in names]
 
-    def set_settings(self, settings: Settings) -> None:
-        self._adopt(settings, "")
+    def _settings_doc(self) -> dict[str, Any]:
         doc = self._settings.to_dict()
         keys = self._settings.api_keys
         doc["api_keys"] = None if keys is None else sorted(keys)
+        return doc
+
+    @_guarded
+    def set_settings(self, settings: Settings) -> None:
+        self._adopt(settings, "")
+        doc = self._settings_doc()
         size = self._settings.journal_size
         pipe = self.r.pipeline(transaction=True)
         pipe.set(self._k_settings, json.dumps(doc))
+        pipe.set(self._k_version, _version_base(), nx=True)
         pipe.incr(self._k_version)
         if size:  # the journal ring keeps its last ``size`` entries, as MemoryStore's does
             pipe.ltrim(self.prefix + "j", 0, size - 1)
         else:
             pipe.delete(self.prefix + "j")
-        self._version = str(pipe.execute()[1])
+        self._version = str(pipe.execute()[2])
         self._restatic()
 
+    @_guarded
     def refresh(self) -> bool:
+        return self._refresh()
+
+    def _refresh(self) -> bool:
         version = self.r.get(self._k_version)
-        if version is None or _str(version) == self._version:
+        if version is None:  # Redis lost its data: seed it again
+            self._reseed()
+            return True
+        if _str(version) == self._version:
             return False
         self._load()
         return True
 
     def _load(self) -> None:
+        """Load the settings, with the salt of their digests and the record of losses."""
+        p = self.prefix
         pipe = self.r.pipeline(transaction=True)
         pipe.get(self._k_version)
         pipe.get(self._k_settings)
-        version, raw = pipe.execute()
-        if version is None or raw is None:  # the database was flushed: share ours again
-            self.set_settings(self._settings)
+        pipe.get(p + "salt")
+        pipe.get(p + "epoch")
+        pipe.hmget(p + "lost", "count", "at", "clock")
+        version, raw, salt, epoch, lost = pipe.execute()
+        if version is None or raw is None:
+            self._reseed()
             return
+        self._set_salt(_str(salt or b""))
+        if epoch is not None and _str(epoch) != self._epoch:  # another process started afresh
+            self._epoch = _str(epoch)
+            out = self._seed(args=[p, "note", "", "", "", "", "", "", *self._counters(), ""])
+            self._note_loss(
+                out[4], out[5], None, "another process found it empty and set it up afresh"
+            )
+        else:
+            self._note_loss(lost[0], lost[1], lost[2], "another process found it empty")
         doc = json.loads(raw)
         digests = doc.pop("api_keys", None)
         settings = update_settings(Settings(), doc)
@@ -306,21 +555,38 @@ class RedisStore:
     def now(self) -> float:
         return self.clock.now()
 
+    def health(self) -> dict[str, Any]:
+        return {
+            "kind": "redis",
+            "state": "ok" if self._lost_at is None else "recovered",
+            "outages": self._outage.count,
+            "losses": self._losses,
+            "lost_at": None if self._lost_at is None else _iso(self._lost_at),
+            "clock_resumed_at": self._lost_clock,
+        }
+
     # --- tasks --------------------------------------------------------------------------
 
+    @_guarded
     def next_created(self) -> int:
-        return int(self.r.incr(self.prefix + "ctr:created"))
+        created = int(self.r.incr(self.prefix + "ctr:created"))
+        self._last_created = max(self._last_created, created)
+        return created
 
+    @_guarded
     def add(self, task: TaskState) -> bool:
         s = self._settings
         sid = self._scenario_id(task.scenario)
         member = self._member(task.kind, task.task_id)
-        out = self._add(
-            args=[self.prefix, member, sid, str(task.seed_key), s.max_tasks, _ttl(s)]
-        )
-        if not int(out[0]):
+        args: list[Any] = [self.prefix, member, sid, str(task.seed_key), s.max_tasks, _ttl(s)]
+        out = self._add(args=args)
+        if int(out[0]) == 2:  # sc:<sid> is gone (reset or lost since we stored it)
+            self._stored.discard(sid)
+            self._scenario_id(task.scenario)
+            out = self._add(args=args)
+        if int(out[0]) != 1:
             return False
-        task.created_at = task.step_started = _fnum(out[1])
+        task.created_at = task.step_started = self._last_now = _fnum(out[1])
         return True
 
     def _load_task(self, kind: str, task_id: str, history: bool) -> TaskState | None:
@@ -341,17 +607,21 @@ class RedisStore:
             task.history = deque(tuple(json.loads(e)) for e in got[1])
         return task
 
+    @_guarded
     def get(self, kind: str, task_id: str) -> TaskState | None:
         return self._load_task(kind, task_id, history=False)
 
+    @_guarded
     def fresh(self, task: TaskState) -> TaskState:
         current = self._load_task(task.kind, task.task_id, history=True) or task
         current.settle(self.clock.now())
         return current
 
+    @_guarded
     def count(self) -> int:
         return int(self.r.zcard(self.prefix + "tasks"))
 
+    @_guarded
     def all(self, kind: str | None, limit: int) -> list[TaskState]:
         members = [_str(m) for m in self.r.zrange(self.prefix + "tasks", 0, -1)]
         pairs = [m.split("\n", 1) for m in members]
@@ -359,6 +629,7 @@ class RedisStore:
         out = [self._load_task(k, t, history=False) for k, t in chosen]
         return [t for t in out if t is not None]
 
+    @_guarded
     def run_task(self, run_id: int) -> TaskState | None:
         member = self.r.hget(self.prefix + "runs", str(run_id))
         if member is None:
@@ -366,6 +637,7 @@ class RedisStore:
         kind, task_id = _str(member).split("\n", 1)
         return self._load_task(kind, task_id, history=False)
 
+    @_guarded
     def poll(
         self, kind: str, task_id: str, auto: Scenario | None, request: Request
     ) -> Poll | None:
@@ -391,11 +663,17 @@ class RedisStore:
         fault: Fault | None = None
         if tag == "BEGIN":  # probability faults: the draw is made here, from the number
             n, now = int(out[1]), _fnum(out[2])
-            fault = machine.pick_fault(self._scenario(_str(out[3])), s.faults, int(out[4]), n)
-            code, ftype = ("", "") if fault is None else (fault.http_status, fault.type)
-            args[scripts.PHASE_ARG :] = [b"answer", n, repr(now), code, ftype]
-            out = self._poll(args)
-            tag = _str(out[0])
+            drawn_from, seed_key = self._scenario(_str(out[3])), int(out[4])
+            while True:  # the request is counted: answer it under the settings of now
+                fault = machine.pick_fault(drawn_from, self._settings.faults, seed_key, n)
+                code, ftype = ("", "") if fault is None else (fault.http_status, fault.type)
+                args[: scripts.SETTINGS_ARGS] = self._static
+                args[scripts.PHASE_ARG :] = [b"answer", n, repr(now), code, ftype]
+                out = self._poll(args)
+                tag = _str(out[0])
+                if tag != "STALE":  # else the settings changed between the two calls
+                    break
+                self._load()
         if tag != "OK":
             return None
         return self._polled(kind, task_id, out, fault)
@@ -404,6 +682,9 @@ class RedisStore:
         """The :class:`Poll` of poll.lua's 'OK' answer. Its task is partial: what answering
         and journaling read (scenario, seed key, created_at, requests, step)."""
         n, now, step_i, run_id = int(out[1]), _fnum(out[2]), int(out[3]), _str(out[4])
+        self._last_now = now
+        if run_id.isdigit() and self._last_run < int(run_id) < _DRAWN_RUN_IDS:
+            self._last_run = int(run_id)  # drawn from ctr:run, most likely
         src, idx = int(out[5]), int(out[6])
         scenario = self._scenario(_str(out[7]))
         task = TaskState(kind, task_id, scenario, _fnum(out[9]), int(out[8]))
@@ -418,9 +699,11 @@ class RedisStore:
 
     # --- journal ------------------------------------------------------------------------
 
+    @_guarded
     def peek_seq(self) -> int:
         return int(self.r.get(self.prefix + "j:seq") or 0)
 
+    @_guarded
     def record(self, entry: dict[str, Any]) -> None:
         size = self._settings.journal_size
         if size == 0:
@@ -429,19 +712,23 @@ class RedisStore:
         rest = text[text.index(",") + 1 :]
         self._record(args=[self.prefix, size, rest])
 
+    @_guarded
     def journal(self) -> list[dict[str, Any]]:
         raw = self.r.lrange(self.prefix + "j", 0, -1)
         out = [json.loads(e) for e in reversed(raw)]
         size = self._settings.journal_size
         return out[-size:] if size else []
 
+    @_guarded
     def clear_journal(self) -> None:
         self.r.delete(self.prefix + "j")
 
+    @_guarded
     def reset(self) -> None:
-        """Delete every key under the prefix but the settings, the salt and the clock's
-        kind; rewind the shared clock."""
-        keep = {self._k_settings, self._k_version, self.prefix + "salt", self.prefix + "clock"}
+        """Delete every key under the prefix but the settings, the salt, the clock's kind
+        and the record of losses; rewind the shared clock."""
+        p = self.prefix
+        keep = {self._k_settings, self._k_version, p + "salt", p + "clock", p + "epoch", p + "lost"}
         batch: list[bytes] = []
         for key in self.r.scan_iter(match=_glob_escape(self.prefix) + "*", count=1000):
             if _str(key) not in keep:
@@ -476,4 +763,4 @@ def _safe_url(url: str) -> str:
     return parts._replace(netloc=netloc, query="").geturl()
 
 
-__all__ = ["DEFAULT_PREFIX", "RedisClock", "RedisStore", "parse_store_url"]
+__all__ = ["DEFAULT_PREFIX", "DEFAULT_TIMEOUT", "RedisClock", "RedisStore", "parse_store_url"]

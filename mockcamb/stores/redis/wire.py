@@ -29,7 +29,10 @@ class RawScript:
     """EVALSHA of one script over a plain socket per thread: the hot path skips redis-py's
     command machinery. Plain TCP only (``redis://``, with optional password and db);
     anything else goes through redis-py. Errors close the connection and surface as
-    ``redis.RedisError`` like redis-py's own."""
+    ``redis.RedisError`` like redis-py's own (``TimeoutError`` past the client's socket
+    timeouts, ``ConnectionError`` otherwise). A thread's connection that turns out dead
+    (Redis restarted since its last call) is reopened and the call sent again, once;
+    a script Redis forgot (NOSCRIPT) is loaded again."""
 
     def __init__(self, client: redis.Redis, script: Any) -> None:
         self._client = client
@@ -49,17 +52,27 @@ class RawScript:
         if kw.get("db"):
             self._auth.append(_pack([b"SELECT", str(kw["db"]).encode()]))
         self._timeout = kw.get("socket_timeout") or 30.0
+        self._connect_timeout = kw.get("socket_connect_timeout") or self._timeout
 
     def _connect(self) -> Any:
-        sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        reader = sock.makefile("rb")
-        for command in self._auth:
-            sock.sendall(command)
-            line = reader.readline()
-            if not line.startswith(b"+"):
+        sock: socket.socket | None = None
+        try:
+            sock = socket.create_connection(
+                (self._host, self._port), timeout=self._connect_timeout
+            )
+            sock.settimeout(self._timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = sock.makefile("rb")
+            for command in self._auth:
+                sock.sendall(command)
+                line = reader.readline()
+                if not line.startswith(b"+"):
+                    sock.close()
+                    raise redis_error()(f"Redis refused {command.split()[2]!r}: {line!r}")
+        except OSError as exc:
+            if sock is not None:
                 sock.close()
-                raise redis_error()(f"Redis refused {command.split()[2]!r}: {line!r}")
+            raise _lost(exc) from None
         self._local.conn = (os.getpid(), sock, reader)
         with self._lock:
             self._open.append((sock, reader))
@@ -77,7 +90,8 @@ class RawScript:
 
     def __call__(self, args: list[Any]) -> list[Any]:
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn[0] != os.getpid():  # none yet, or inherited through a fork
+        reused = conn is not None and conn[0] == os.getpid()  # not inherited through a fork
+        if not reused:
             conn = self._connect()
         sha = self._script.sha.encode()
         words = [
@@ -86,21 +100,44 @@ class RawScript:
             b"0",
             *(a if isinstance(a, bytes) else str(a).encode() for a in args),
         ]
+        packed = _pack(words)
         try:
-            conn[1].sendall(_pack(words))
-            reply = _read(conn[2])
-        except (OSError, ValueError) as exc:
-            self._local.conn = None
-            with contextlib.suppress(OSError):
-                conn[2].close()
-                conn[1].close()
-            raise redis_error()(f"Redis connection lost: {exc}") from None
+            reply = self._send(conn, packed)
+        except OSError as exc:
+            if not reused or isinstance(exc, TimeoutError):
+                raise _lost(exc) from None
+            # a connection from before Redis restarted: the command never reached it
+            reply = self._send(self._connect(), packed)
         if isinstance(reply, _ReplyError):
             if reply.message.startswith("NOSCRIPT"):
                 self._client.script_load(self._script.script)
                 return self(args)
             raise redis_error("ResponseError")(reply.message)
         return reply  # type: ignore[no-any-return]
+
+    def _send(self, conn: Any, packed: bytes) -> Any:
+        """Send one command on ``conn`` and read its reply; on any error close ``conn``
+        and raise an OSError (``TimeoutError`` for a socket timeout)."""
+        try:
+            conn[1].sendall(packed)
+            return _read(conn[2])
+        except (OSError, ValueError) as exc:
+            self._local.conn = None
+            with self._lock, contextlib.suppress(ValueError):
+                self._open.remove((conn[1], conn[2]))
+            with contextlib.suppress(OSError):
+                conn[2].close()
+                conn[1].close()
+            if isinstance(exc, OSError):
+                raise
+            raise ConnectionResetError(str(exc)) from None
+
+
+def _lost(exc: OSError) -> Any:
+    """The redis-py error for a socket error: ``TimeoutError`` or ``ConnectionError``."""
+    if isinstance(exc, TimeoutError):
+        return redis_error("TimeoutError")(f"Redis did not answer in time: {exc}")
+    return redis_error()(f"Redis connection lost: {exc}")
 
 
 class _ReplyError:
