@@ -201,6 +201,32 @@ def test_a_second_serve_on_an_emptied_store_agrees_on_the_salt(rds: PrivateRedis
     assert first.store.health()["losses"] == 1
 
 
+@pytest.mark.parametrize("first_noticed", [True, False])
+def test_a_second_serve_after_a_flush_keeps_the_configured_key_working(
+    rds: PrivateRedis, first_noticed: bool
+) -> None:
+    """Issue 17: the salt went with the data, and a second serve wrote a new one: the
+    first then refused the configured key. Whichever process notices first, both agree."""
+    first = _emulator(rds.url)
+    task = first.create_task("story", "before")
+    store = first.store
+    assert isinstance(store, RedisStore)
+    store.r.flushall()
+    if first_noticed:
+        assert first.status("story", task.task_id, KEY).status_code == 404
+    second = Emulator(
+        store=RedisStore(store.url, prefix=store.prefix, settings=Settings(api_keys={KEY}))
+    )
+    _OPEN.append(second)
+    second.configure({"seed": 9})  # a settings change the first must see
+    fresh = second.create_task("story", "after")
+    for _ in range(2):
+        for emu in (first, second):
+            assert emu.status("story", fresh.task_id, KEY).status_code == 200
+            assert emu.status("story", fresh.task_id, "wrong").status_code == 401
+    assert first.settings.seed == 9
+
+
 def test_a_task_created_after_another_worker_reset_the_store_can_be_polled(
     rds: PrivateRedis,
 ) -> None:
