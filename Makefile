@@ -47,9 +47,11 @@ contract-live: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-## soak: bounded soak test over thousands of tasks (opt-in)
+## soak: bounded soak test over thousands of tasks (opt-in), then one on Redis (2 workers)
+## with a Redis restart halfway through (needs redis-server)
 soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/soak.py --redis-restart --seconds 40 --tasks 1500 --pollers 32
 
 build: $(STAMP)
 	$(BIN)/python -m build

@@ -145,6 +145,38 @@ def start_process(
     return Proc(name, popen, port, log)
 
 
+def start_redis(port: int, logdir: Path, name: str = "redis") -> Proc:
+    """A throwaway redis-server on ``port``: no periodic RDB, no AOF, its directory
+    ``logdir`` (a ``SHUTDOWN SAVE`` writes its data there, and a restart in the same
+    directory loads it again); returns once it answers PING."""
+    argv = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly"]
+    argv += ["no", "--dir", str(logdir)]
+    proc = start_process(name, argv, port, logdir, cwd=logdir)
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError):
+            if redis_command(port, "PING") == b"+PONG":
+                return proc
+        if time.monotonic() > deadline or proc.popen.poll() is not None:
+            proc.stop()
+            raise TimeoutError(f"redis-server did not start (log {proc.log})")
+        time.sleep(0.05)
+
+
+def redis_command(port: int, *words: str) -> bytes:
+    """Send one inline command to the Redis on ``port``; its first reply line (b"" if
+    the server closed the connection without one, as SHUTDOWN does)."""
+    with socket.create_connection((HOST, port), timeout=5) as sock:
+        sock.sendall(" ".join(words).encode() + b"\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.split(b"\r\n", 1)[0]
+
+
 def start_answering(
     name: str,
     argv: Sequence[str],

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from common import (
     self_rss_kb,
     start_answering,
     start_process,
+    start_redis,
     tree_rss_kb,
     wait_until_answers,
 )
@@ -210,17 +210,8 @@ class Bench:
     def redis(self) -> Iterator[str]:
         """A throwaway redis-server on a free port: no RDB, no AOF; stopped afterwards."""
         port = free_port()
-        argv = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly"]
-        argv += ["no", "--dir", str(self.logdir)]
-        proc = start_process("redis", argv, port, self.logdir, cwd=self.logdir)
+        proc = start_redis(port, self.logdir)
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
-                    break
-                if time.monotonic() > deadline or proc.popen.poll() is not None:
-                    raise TimeoutError(f"redis-server did not start (log {proc.log})")
-                time.sleep(0.05)
             yield f"redis://{HOST}:{port}/0"
         finally:
             proc.stop()
