@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from mockcamb.core.emulator import Emulator
 from mockcamb.core.settings import Settings
 from mockcamb.stores.base import StoreUnavailable
 from mockcamb.stores.redis.store import RedisStore
+from mockcamb.stores.redis.wire import RawScript
 
 KEY = "k-faults"
 PROB = {"steps": [{"status": "PENDING"}], "faults": [{"probability": 0.5, "http_status": 500}]}
@@ -295,6 +298,33 @@ def test_polls_never_404_while_settings_change_every_10_ms(rds: PrivateRedis) ->
         stop.set()
         t.join(10)
     assert set(codes) <= {200, 500}, sorted(set(codes))
+
+
+def test_a_redis_loading_its_data_is_unavailable_not_an_error() -> None:
+    """A restarted Redis answers LOADING until its data is back: a store outage (503), not
+    a script error (500 and a traceback), on the poll's own connection too."""
+    redis = pytest.importorskip("redis")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_loading() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"-LOADING Redis is loading the dataset in memory\r\n")
+
+    t = threading.Thread(target=answer_loading, daemon=True)
+    t.start()
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=5)
+    script = RawScript(client, SimpleNamespace(sha="0" * 40, script="return 1"))
+    try:
+        with pytest.raises(redis.ConnectionError, match="LOADING"):
+            script([b"x"])
+    finally:
+        script.close()
+        client.close()
+        listener.close()
+        t.join(5)
 
 
 # --- over HTTP, through mockcamb serve ------------------------------------------------

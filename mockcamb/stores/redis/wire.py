@@ -112,6 +112,8 @@ class RawScript:
             if reply.message.startswith("NOSCRIPT"):
                 self._client.script_load(self._script.script)
                 return self(args)
+            if reply.message.startswith("LOADING"):  # restarted, reading its data back
+                raise redis_error("BusyLoadingError")(reply.message)
             raise redis_error("ResponseError")(reply.message)
         return reply  # type: ignore[no-any-return]
 
