@@ -16,6 +16,7 @@ import yaml
 
 from .argtypes import integer, port, positive_float
 from .core.errors import EXIT_USAGE, MockCambError
+from .stores.base import StoreUnavailable
 from .version import __version__
 
 
@@ -331,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MockCambError as exc:
         for line in str(exc).splitlines():
             print(f"mockcamb: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreUnavailable as exc:  # Redis went away while serve was starting
+        print(f"mockcamb: error: {exc.detail}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `mockcamb presets | head`
         sys.stderr.close()

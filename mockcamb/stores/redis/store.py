@@ -264,6 +264,7 @@ class RedisStore:
         self._epoch = _str(epoch)
         self._digests: dict[str, str] = {}
         self._losses = int(lost[0] or 0)
+        self._loss_lock = threading.Lock()
         self._lost_at: float | None = None if lost[1] is None else _fnum(lost[1])
         self._lost_clock: float | None = None if lost[2] is None else _fnum(lost[2])
         self._last_now = 0.0  # the clock's last value seen here: resumed if Redis loses it
@@ -346,12 +347,13 @@ class RedisStore:
     def _note_loss(self, count: Any, at: Any, clock: Any, how: str) -> None:
         """Record a loss counted in ``lost``; log it if this process had not seen it."""
         losses = int(count or 0)
-        if losses <= self._losses:
-            return
-        self._losses = losses
-        self._lost_at = _fnum(at) if at not in (None, b"", "") else time.time()
-        self._lost_clock = _fnum(clock) if clock not in (None, b"", "") else None
-        self._stored.clear()
+        with self._loss_lock:
+            if losses <= self._losses:
+                return
+            self._losses = losses
+            self._lost_at = _fnum(at) if at not in (None, b"", "") else time.time()
+            self._lost_clock = _fnum(clock) if clock not in (None, b"", "") else None
+            self._stored.clear()
         log.warning(
             "the Redis store at %s was lost at %s (%s); tasks created before then are gone",
             self.describe(),
@@ -739,6 +741,7 @@ class RedisStore:
         if batch:
             self.r.unlink(*batch)
         self._stored.clear()
+        self._last_created = self._last_run = 0
         self._adopt(self._settings, self._version)
         self.clock.reset()
 
