@@ -1,5 +1,6 @@
 """A throwaway ``redis-server`` for the Redis store tests: started once per test run on a
-free port, without persistence, and stopped at exit. Skips when Redis cannot be had."""
+free port, without persistence, and stopped at exit (:func:`redis_url`); or one of a test's
+own to kill, stall and restart (:class:`PrivateRedis`). Skips when Redis cannot be had."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ First in process, on the store and the emulator; then over real HTTP, through
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -25,6 +26,8 @@ from _serve import serve
 
 from mockcamb.core.emulator import Emulator
 from mockcamb.core.settings import Settings
+from mockcamb.http.app import create_app
+from mockcamb.http.asgi import LoopApp
 from mockcamb.stores.base import StoreUnavailable
 from mockcamb.stores.redis.store import RedisStore
 from mockcamb.stores.redis.wire import RawScript
@@ -325,6 +328,38 @@ def test_a_redis_loading_its_data_is_unavailable_not_an_error() -> None:
         client.close()
         listener.close()
         t.join(5)
+
+
+def test_every_http_layer_answers_the_same_503(rds: PrivateRedis) -> None:
+    """The loop app (ASGI), the WSGI fast path and the Flask views map the outage alike."""
+    emu = _emulator(rds.url)
+    emu.create_task("story", "t1")
+    flask = create_app(emu)
+    loop = LoopApp(flask, threads=2)
+    rds.kill()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/apis/story/t1", "root_path": ""}
+    scope["headers"] = [(b"x-api-key", KEY.encode())]
+    asyncio.run(loop(scope, receive, send))
+    on_loop = sent[0]["status"], dict(sent[0]["headers"]), json.loads(sent[1]["body"])
+    client = flask.test_client()
+    fast = client.get("/apis/story/t1", headers={"x-api-key": KEY})  # the WSGI fast path
+    view = client.post("/__admin/tasks", json={"kind": "story"})  # a Flask view
+    assert on_loop[0] == fast.status_code == view.status_code == 503
+    assert on_loop[1][b"retry-after"] == fast.headers["Retry-After"].encode() == b"1"
+    assert view.headers["Retry-After"] == "1"
+    assert on_loop[2] == fast.json  # the same call, the same answer
+    for body in (on_loop[2], view.json):
+        assert list(body) == ["detail"] and "is unavailable" in body["detail"]
+    assert loop.store_pool is not None
+    loop.store_pool.shutdown()
 
 
 # --- over HTTP, through mockcamb serve ------------------------------------------------
