@@ -161,6 +161,27 @@ def test_after_a_restart_with_data_no_thread_fails_again(rds: PrivateRedis) -> N
     assert emu.store.health()["state"] == "ok"
 
 
+def test_back_from_an_older_snapshot_no_task_id_is_handed_out_again() -> None:
+    rds = PrivateRedis(persist=False)
+    try:
+        emu = _emulator(rds.url)
+        emu.create_task("story")
+        store = emu.store
+        assert isinstance(store, RedisStore)
+        store.r.save()  # the snapshot Redis comes back with
+        after = {emu.create_task("story").task_id for _ in range(3)}
+        rds.kill()
+        with pytest.raises(StoreUnavailable):
+            emu.create_task("story")
+        rds.start()
+        again = {emu.create_task("story").task_id for _ in range(3)}
+        assert not after & again
+    finally:
+        while _OPEN:
+            _OPEN.pop().close()
+        rds.close()
+
+
 def test_back_empty_it_is_reseeded_and_says_so(
     rds: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,12 +1,13 @@
--- RedisStore._reseed and _note_loss: the store was found lost. ARGV: 1 prefix,
--- 2 'seed' | 'note', 3 salt, 4 epoch, 5 settings JSON, 6 clock kind, 7 clock scale,
+-- RedisStore._reseed, _load and _back: the store was found lost, or is back from an outage.
+-- ARGV: 1 prefix, 2 'seed' | 'note' | 'floor', 3 salt, 4 epoch, 5 settings JSON, 6 clock kind, 7 clock scale,
 -- 8 clock value, 9 and 10 the last generated task number and run id counter seen, 11 the
 -- first settings version (random, see store._version_base).
 -- 'seed' (settings:v is gone: Redis came back empty): unless another process seeded it
 -- first, write this process's salt (if none is there), a new epoch, its settings and its
 -- clock (continuing from the value given), and count the loss in 'lost'.
 -- 'note' (the epoch is not the caller's: another process started on an empty store):
--- count the loss once per epoch. Both: ctr:created and ctr:run are raised to at least the
+-- count the loss once per epoch. 'floor' (Redis is back, maybe from an older snapshot):
+-- nothing more than this. All three: ctr:created and ctr:run are raised to at least the
 -- values given, so that new tasks never take the ids or run ids of tasks that were lost.
 -- Returns {seeded 0|1, salt, epoch, settings version, losses, lost at, clock at loss}.
 local function answer(seeded)
@@ -21,6 +22,7 @@ for i, name in ipairs({'ctr:created', 'ctr:run'}) do
     redis.call('SET', P .. name, floor)
   end
 end
+if ARGV[2] == 'floor' then return answer(0) end
 local t = redis.call('TIME')
 local wall = fmt(tonumber(t[1]) + tonumber(t[2]) / 1000000)
 if ARGV[2] == 'note' then

@@ -320,7 +320,8 @@ class RedisStore:
 
     def _back(self) -> None:
         """A call succeeded after an outage: log it, once, and check what Redis came back
-        with (scripts reload by themselves, on NOSCRIPT)."""
+        with: its settings (re-seeded if it is empty), its counters (raised to what this
+        process saw); scripts reload by themselves, on NOSCRIPT."""
         ended = self._outage.end()
         if ended is None:
             return
@@ -333,6 +334,8 @@ class RedisStore:
         )
         try:
             self._refresh()
+            # back from an older snapshot, Redis would hand out ids and run ids again
+            self._seed(args=[self.prefix, "floor", "", "", "", "", "", "", *self._counters(), ""])
         except self._down_errors as exc:
             self._unavailable(exc)
         except StoreUnavailable:
