@@ -60,7 +60,7 @@ POLL_ARGV = (
     "auto_seed",  # its seed key
     "journal_head",  # journal.known_members
     "journal_tail",
-    "phase",  # 'poll', or 'answer' with the fault Python drew
+    "phase",  # 'poll', 'answer' with the fault Python drew, or 'view' (settle only)
     "answer_n",
     "answer_now",
     "answer_code",  # '' = no fault

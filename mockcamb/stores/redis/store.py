@@ -345,8 +345,15 @@ class RedisStore:
         return self._load_task(kind, task_id, history=False)
 
     def fresh(self, task: TaskState) -> TaskState:
-        current = self._load_task(task.kind, task.task_id, history=True) or task
-        current.settle(self.clock.now())
+        # poll.lua's 'view' phase: machine.settle on the server (run id, finish), not counted
+        args = [*self._static, self._member(task.kind, task.task_id), b"", b"", b"", b"", b"view"]
+        while _str(self._poll(args)[0]) == "STALE":
+            self._load()
+            args[: scripts.SETTINGS_ARGS] = self._static
+        current = self._load_task(task.kind, task.task_id, history=True)
+        if current is None:  # gone meanwhile: its steps only
+            task.settle(self.clock.now())
+            return task
         return current
 
     def count(self) -> int:

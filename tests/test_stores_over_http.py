@@ -1,0 +1,103 @@
+"""What both stores (memory, and Redis on a real redis-server) answer over real HTTP: the
+admin view settled to the clock, time-anchored faults, recorded result bodies, and the
+library of named scenarios (``x-mockcamb-scenario: recorded/<name>``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from _redis import redis_url
+
+from mockcamb.core.clock import ManualClock
+from mockcamb.core.emulator import Emulator
+from mockcamb.serve.waitress import serve_emulator
+from mockcamb.stores.redis.store import RedisStore
+
+KEY = "k-over-http"
+
+
+class Served:
+    """An emulator served over HTTP: ``api`` is its /apis base, ``admin`` its /__admin."""
+
+    def __init__(self, emu: Emulator, base: str) -> None:
+        self.emu = emu
+        self.api = f"{base}/apis"
+        self.admin = f"{base}/__admin"
+        self.http = requests.Session()
+        self.http.headers["x-api-key"] = KEY
+
+    def advance(self, seconds: float) -> None:
+        r = self.http.post(f"{self.admin}/clock/advance", json={"seconds": seconds})
+        assert r.status_code == 200, r.text
+
+    def create(self, kind: str, scenario: Any, task_id: str) -> dict[str, Any]:
+        doc = {"kind": kind, "task_id": task_id, "scenario": scenario}
+        r = self.http.post(f"{self.admin}/tasks", json=doc)
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def view(self, kind: str, task_id: str) -> dict[str, Any]:
+        r = self.http.get(f"{self.admin}/tasks/{kind}/{task_id}")
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def poll(self, kind: str, task_id: str) -> requests.Response:
+        return self.http.get(f"{self.api}/{kind}/{task_id}")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    store: RedisStore | None = None
+    if request.param == "redis":
+        url = f"{redis_url()}?prefix=http-{uuid.uuid4().hex[:12]}:"
+        store = RedisStore(url, clock="manual")
+        emu = Emulator(store=store)
+    else:
+        emu = Emulator(clock=ManualClock())
+    emu.configure({"api_keys": [KEY]})
+    try:
+        with serve_emulator(emu) as server:
+            yield Served(emu, server.base_url.removesuffix("/apis"))
+    finally:
+        if store is not None:
+            store.reset()
+            store.r.delete(*[store.prefix + k for k in ("settings", "settings:v", "salt", "clock")])
+            store.close()
+
+
+# --- the admin view shows what the next poll answers (issue 16, item 7) ---------------------
+
+
+def test_the_admin_view_after_a_time_step_shows_the_run_id_the_next_poll_answers(
+    served: Served,
+) -> None:
+    life = {"steps": [{"status": "PENDING", "seconds": 10}, {"status": "SUCCESS"}]}
+    served.create("story", life, "timed")
+    assert served.poll("story", "timed").json() == {"status": "PENDING", "run_id": None}
+    served.advance(10)
+    view = served.view("story", "timed")
+    assert view["status"] == "SUCCESS" and view["finished"] is True
+    assert view["run_id"] == 1000 and view["finished_at"] == 10
+    assert view["requests"] == 1  # the view is not counted as a poll
+    served.advance(5)
+    assert served.poll("story", "timed").json() == {"status": "SUCCESS", "run_id": 1000}
+    again = served.view("story", "timed")
+    assert (again["run_id"], again["finished_at"], again["requests"]) == (1000, 10, 2)
+    result = served.http.get(f"{served.api}/story-result/1000")
+    assert result.status_code == 200 and "audio_url" in result.json()
+
+
+def test_run_ids_go_to_tasks_in_the_order_they_are_first_seen_finished(served: Served) -> None:
+    life = {"steps": [{"status": "PENDING", "seconds": 1}, {"status": "SUCCESS"}]}
+    served.create("story", life, "a")
+    served.create("story", life, "b")
+    served.advance(1)
+    assert served.view("story", "b")["run_id"] == 1000
+    assert served.poll("story", "a").json()["run_id"] == 1001
+    assert served.poll("story", "b").json()["run_id"] == 1000
