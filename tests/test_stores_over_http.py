@@ -101,3 +101,28 @@ def test_run_ids_go_to_tasks_in_the_order_they_are_first_seen_finished(served: S
     assert served.view("story", "b")["run_id"] == 1000
     assert served.poll("story", "a").json()["run_id"] == 1001
     assert served.poll("story", "b").json()["run_id"] == 1000
+
+
+# --- faults placed by clock time (issue 13) -------------------------------------------------
+
+
+def test_a_fault_window_strikes_the_requests_that_come_within_it(served: Served) -> None:
+    life = {
+        "steps": [{"status": "PENDING", "seconds": 30}, {"status": "SUCCESS", "run_id": 5}],
+        "faults": [
+            {"seconds": [10, 20], "http_status": 502},
+            {"seconds": [[25, 26], [40, None]], "type": "drop_connection"},
+        ],
+    }
+    served.create("story", life, "windows")
+    seen = []
+    for wait in (0, 9.5, 0.5, 9.5, 0.5, 5, 0.5, 1, 13.5, 0.5):
+        served.advance(wait)
+        try:
+            seen.append(served.poll("story", "windows").status_code)
+        except requests.ConnectionError:
+            seen.append("dropped")
+    # at 0, 9.5 | 10, 19.5 | 20 | 25, 25.5 | 26.5 | 40, 40.5 (for ever)
+    assert seen == [200, 200, 502, 502, 200, "dropped", "dropped", 200, "dropped", "dropped"]
+    history = served.view("story", "windows")["history"]
+    assert [h["fault"] for h in history][2:4] == ["http_error", "http_error"]

@@ -6,6 +6,7 @@ Rendered by :mod:`mockcamb.core.faults`; picked for a request by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -34,11 +35,17 @@ MAX_TEXT_BODY = 1024 * 1024
 #: (``Retry-After: Thu, 01 Jan 1970 00:00:05 GMT``; see :func:`mockcamb.core.faults.http_now`).
 RetryAfterFormat = Literal["seconds", "date"]
 RETRY_AFTER_FORMATS: tuple[RetryAfterFormat, ...] = get_args(RetryAfterFormat)
+#: A window of clock time since a task was created: [start, end), end ``inf`` for ever.
+Window = tuple[float, float]
+MAX_WINDOWS = 1_000
+MAX_WINDOW_SECONDS = 1e12
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One injected misbehaviour, on given request numbers or with a probability."""
+    """One injected misbehaviour: on given request numbers (``polls``), on the requests that
+    come within given windows of clock time since the task was created (``windows``), or
+    with a probability."""
 
     type: FaultType
     polls: frozenset[int] = frozenset()
@@ -47,6 +54,12 @@ class Fault:
     retry_after: float | None = None
     body: Any = None
     retry_after_format: RetryAfterFormat = "seconds"
+    windows: tuple[Window, ...] = ()
+
+    def strikes(self, n: int, age: float) -> bool:
+        """Whether this fault (not a probability one) meets request ``n``, which came
+        ``age`` seconds after its task was created."""
+        return n in self.polls or any(a <= age < b for a, b in self.windows)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -54,6 +67,9 @@ class Fault:
             out["http_status"] = self.http_status
         if self.probability is not None:
             out["probability"] = self.probability
+        elif self.windows:
+            spans = [[a, None if b == math.inf else b] for a, b in self.windows]
+            out["seconds"] = spans[0] if len(spans) == 1 else spans
         else:
             ps = sorted(self.polls)
             out["poll"] = ps[0] if len(ps) == 1 else ps
@@ -68,6 +84,7 @@ class Fault:
 
 _FAULT_FIELDS = (
     "poll",
+    "seconds",
     "probability",
     "type",
     "http_status",
@@ -91,8 +108,12 @@ def fault_from(value: Any, path: FieldPath, found: Found) -> Fault | None:
             f"must be one of {', '.join(FAULT_TYPES)}, got {describe(ftype)}"
             + suggest(ftype, FAULT_TYPES),
         )
-    if ("poll" in doc) == ("probability" in doc):
-        found.add(path, "needs exactly one of 'poll' (request numbers) or 'probability'")
+    if sum(name in doc for name in ("poll", "seconds", "probability")) != 1:
+        found.add(
+            path,
+            "needs exactly one of 'poll' (request numbers), 'seconds' (a window of clock "
+            "time since the task was created, [from, to)) or 'probability'",
+        )
     polls: frozenset[int] = frozenset()
     probability: float | None = None
     if "poll" in doc:
@@ -105,6 +126,7 @@ def fault_from(value: Any, path: FieldPath, found: Found) -> Fault | None:
             items = [((*path, "poll"), raw)]
         numbers = [positive_int(p, where, found) for where, p in items]
         polls = frozenset(n for n in numbers if n is not None)
+    windows = _windows(doc["seconds"], (*path, "seconds"), found) if "seconds" in doc else ()
     if "probability" in doc:
         p = doc["probability"]
         if not is_number(p) or not 0 <= p <= 1:
@@ -151,7 +173,48 @@ def fault_from(value: Any, path: FieldPath, found: Found) -> Fault | None:
             )
     if found.count > before:
         return None
-    return Fault(ftype, polls, probability, int(status), retry_after, body, ra_format)
+    return Fault(ftype, polls, probability, int(status), retry_after, body, ra_format, windows)
+
+
+_WINDOW_FORM = (
+    "must be a window [from, to) of seconds since the task was created (to may be null: "
+    "for ever), e.g. [10, 20], or a non-empty list of such windows"
+)
+
+
+def _windows(raw: Any, path: FieldPath, found: Found) -> tuple[Window, ...]:
+    """``seconds`` of a fault: one window ``[a, b]`` or a list of them."""
+    if not isinstance(raw, list) or not raw:
+        found.add(path, f"{_WINDOW_FORM}, got {describe(raw)}")
+        return ()
+    if not isinstance(raw[0], list):  # one window
+        window = _window(raw, path, found)
+        return () if window is None else (window,)
+    if len(raw) > MAX_WINDOWS:
+        found.add(path, f"has {len(raw)} windows; at most {MAX_WINDOWS}")
+        return ()
+    out = [_window(w, (*path, i), found) for i, w in enumerate(raw)]
+    return tuple(sorted(w for w in out if w is not None))
+
+
+def _window(raw: Any, path: FieldPath, found: Found) -> Window | None:
+    if not isinstance(raw, list) or len(raw) != 2:
+        found.add(path, f"{_WINDOW_FORM}, got {describe(raw)}")
+        return None
+    a, b = raw
+    limit = f"a number of seconds from 0 to {MAX_WINDOW_SECONDS:g}"
+    if not is_number(a) or not 0 <= a <= MAX_WINDOW_SECONDS:
+        found.add((*path, 0), f"must be {limit}, got {describe(a)}")
+        return None
+    if b is None:
+        return (float(a), math.inf)
+    if not is_number(b) or not 0 <= b <= MAX_WINDOW_SECONDS:
+        found.add((*path, 1), f"must be {limit} or null (for ever), got {describe(b)}")
+        return None
+    if not b > a:
+        found.add(path, f"ends ({b:g}) before it starts ({a:g}): 'to' must be above 'from'")
+        return None
+    return (float(a), float(b))
 
 
 def parse_fault(value: Any, where: str) -> Fault:

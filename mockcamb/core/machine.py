@@ -144,14 +144,15 @@ def new_task(kind: str, task_id: str, scenario: Scenario, now: float, seed: int)
 
 
 def pick_fault(
-    scenario: Scenario, faults: tuple[Fault, ...], key: int, n: int
+    scenario: Scenario, faults: tuple[Fault, ...], key: int, n: int, age: float
 ) -> Fault | None:
-    """The fault request ``n`` meets: the scenario's faults, then the settings' ``faults``,
-    each in order; the first by-number fault naming ``n`` or probability fault drawn wins."""
+    """The fault request ``n`` meets, ``age`` seconds after its task was created: the
+    scenario's faults, then the settings' ``faults``, each in order; the first that names
+    ``n``, has a window holding ``age``, or is a probability fault drawn, wins."""
     for source, listed in ((1, scenario.faults), (2, faults)):
         for i, fault in enumerate(listed):
             if fault.probability is None:
-                if n in fault.polls:
+                if fault.strikes(n, age):
                     return fault
             elif rand.uniform(key, n, source * 1000 + i) < fault.probability:
                 return fault
@@ -186,7 +187,7 @@ def poll(task: TaskState, now: float, settings: Settings, spare_run_id: int) -> 
     step = task.current
     run_id = task.run_id if step.status == SUCCESS else step.run_id
     p = Poll(task, n, now, step, None, run_id, False, s.drew_run_id, s.run_assigned, s.finished)
-    p.fault = pick_fault(task.scenario, settings.faults, task.seed_key, n)
+    p.fault = pick_fault(task.scenario, settings.faults, task.seed_key, n, now - task.created_at)
     if p.fault is None:
         _advance(task, step, now)
     _remember(task, p, settings.history_limit)

@@ -8,13 +8,13 @@ local prefix, version, max_tasks, ttl, history_limit, global_faults, global_prob
   journal_size, global_delay, first_run_id,
   member, auto_sid, auto_seed, journal_head, journal_tail,
   phase, answer_n, answer_now, answer_code, answer_type = unpack(ARGV)
--- Returns {'STALE'} | {'NONE'} | {'NOSC'} | {'BEGIN', n, now, sc, sk}
+-- Returns {'STALE'} | {'NONE'} | {'NOSC'} | {'BEGIN', n, now, sc, sk, ca}
 --       | {'OK', n, now, step, run_id, fault_source, fault_index, sc, sk, ca, journaled}
 --       | {'VIEW'} (phase 'view': RedisStore.fresh, machine.settle only, not counted)
 
 -- A plan's step and fault (scripts.plan)
 local POLLS, SECONDS, FINAL, SUCCESS, RUN_ID, STATUS = 1, 2, 3, 4, 5, 6
-local F_POLLS, F_CODE, F_TYPE = 1, 2, 3
+local F_POLLS, F_CODE, F_TYPE, F_WINDOWS = 1, 2, 3, 4
 local FIELDS = {'sc', 'sk', 'ca', 'st', 'ss', 'sp', 'an', 'ri', 'fa'}  -- scripts.TASK_FIELDS
 
 if redis.call('GET', P .. 'settings:v') ~= version then return {'STALE'} end
@@ -41,7 +41,7 @@ elseif view then
 else
   n = redis.call('HINCRBY', tk, 'rq', 1)
   -- machine.pick_fault draws probability faults from n: Python draws, then calls 'answer'
-  if plan.p == 1 or global_prob == '1' then return {'BEGIN', n, fmt(now), t[1], t[2]} end
+  if plan.p == 1 or global_prob == '1' then return {'BEGIN', n, fmt(now), t[1], t[2], t[3]} end
 end
 local steps = plan.s
 local last = #steps - 1
@@ -83,20 +83,28 @@ if view then
   if fa then redis.call('HSET', tk, 'fa', fa) end
   return {'VIEW'}
 end
--- machine.pick_fault, by-number faults (the only kind here): the scenario's, then the
--- settings', each in order; an 'answer' brings the fault Python picked
+-- machine.pick_fault, by-number and by-time faults (the only kinds here; Fault.strikes):
+-- the scenario's, then the settings', each in order; an 'answer' brings the fault Python
+-- picked. A window [from, to) holds the clock time since the task was created (to -1: ever)
 local fsrc, fidx, fcode, ftype = 0, 0, nil, nil
 if answer then
   if answer_code ~= '' then fsrc, fcode, ftype = 9, tonumber(answer_code), answer_type end
 else
   local sources = {plan.f, {}}
   if global_faults ~= '[]' then sources[2] = cjson.decode(global_faults) end
+  local age = now - tonumber(t[3])
   for src = 1, 2 do
     for i, f in ipairs(sources[src]) do
+      local hit = false
       for _, p in ipairs(f[F_POLLS]) do
-        if p == n then fsrc, fidx, fcode, ftype = src, i - 1, f[F_CODE], f[F_TYPE] break end
+        if p == n then hit = true break end
       end
-      if fsrc ~= 0 then break end
+      if not hit then
+        for _, w in ipairs(f[F_WINDOWS]) do
+          if age >= w[1] and (w[2] < 0 or age < w[2]) then hit = true break end
+        end
+      end
+      if hit then fsrc, fidx, fcode, ftype = src, i - 1, f[F_CODE], f[F_TYPE] break end
     end
     if fsrc ~= 0 then break end
   end

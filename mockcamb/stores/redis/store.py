@@ -397,8 +397,8 @@ class RedisStore:
             raise StaleSettings
         fault: Fault | None = None
         if tag == "BEGIN":  # probability faults: the draw is made here, from the number
-            n, now = int(out[1]), _fnum(out[2])
-            fault = machine.pick_fault(self._scenario(_str(out[3])), s.faults, int(out[4]), n)
+            n, now, age = int(out[1]), _fnum(out[2]), _fnum(out[2]) - _fnum(out[5])
+            fault = machine.pick_fault(self._scenario(_str(out[3])), s.faults, int(out[4]), n, age)
             code, ftype = ("", "") if fault is None else (fault.http_status, fault.type)
             args[scripts.PHASE_ARG :] = [b"answer", n, repr(now), code, ftype]
             out = self._poll(args)
