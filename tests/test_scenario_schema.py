@@ -339,6 +339,13 @@ def documents(draw: st.DrawFn) -> Any:
         ),
         ("name", _either(st.one_of(st.none(), st.text(max_size=8)), st.integers())),
         ("description", _either(st.text(max_size=8), st.integers())),
+        (
+            "result",
+            _either(
+                st.one_of(st.none(), st.dictionaries(st.text(max_size=3), st.integers())),
+                st.one_of(st.lists(st.integers(), max_size=2), st.text(max_size=3)),
+            ),
+        ),
     ):
         if rare(draw, 3):
             doc[key] = draw(values)

@@ -126,3 +126,44 @@ def test_a_fault_window_strikes_the_requests_that_come_within_it(served: Served)
     assert seen == [200, 200, 502, 502, 200, "dropped", "dropped", 200, "dropped", "dropped"]
     history = served.view("story", "windows")["history"]
     assert [h["fault"] for h in history][2:4] == ["http_error", "http_error"]
+
+
+# --- a scenario's result body (issue 13: recorded results served on replay) -----------------
+
+RECORDED_RESULT = {
+    "audio_url": "https://cdn.example.com/run/4242/audio.wav?X-Amz-Signature=[redacted]",
+    "dialogue_url": "https://cdn.example.com/run/4242/dialogue.json",
+    "transcript": [{"start": 0, "end": 1.5, "text": "Érase una vez", "speaker": "A"}],
+}
+
+
+def test_a_scenarios_result_is_what_the_result_routes_answer(served: Served) -> None:
+    life = {
+        "steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCCESS", "run_id": 4242}],
+        "result": RECORDED_RESULT,
+    }
+    served.create("story", life, "recorded")
+    served.create("story", {"steps": [{"status": "SUCCESS"}]}, "generated")
+    assert served.poll("story", "recorded").json()["status"] == "PENDING"
+    assert served.poll("story", "recorded").json() == {"status": "SUCCESS", "run_id": 4242}
+    generated = served.poll("story", "generated").json()["run_id"]
+    one = served.http.get(f"{served.api}/story-result/4242")
+    assert one.status_code == 200 and one.json() == RECORDED_RESULT
+    bulk = served.http.post(f"{served.api}/stories-results", json={"run_ids": [4242, generated]})
+    assert bulk.json()["4242"] == RECORDED_RESULT
+    assert bulk.json()[str(generated)]["audio_url"].endswith(f"/story/{generated}/audio.wav")
+    assert served.view("story", "recorded")["scenario"]["result"] == RECORDED_RESULT
+
+
+@pytest.mark.parametrize(
+    ("result", "words"),
+    [
+        ([1, 2], "scenario.result: must be an object"),
+        ("text", "scenario.result: must be an object"),
+        ({"x": "y" * (1024 * 1024)}, "scenario.result: is 1048585 bytes as JSON; at most 1048576"),
+    ],
+)
+def test_a_bad_result_is_a_json_400(served: Served, result: Any, words: str) -> None:
+    doc = {"kind": "story", "scenario": {"steps": [{"status": "SUCCESS"}], "result": result}}
+    r = served.http.post(f"{served.admin}/tasks", json=doc)
+    assert r.status_code == 400 and words in r.json()["detail"], r.text

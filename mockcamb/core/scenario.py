@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -111,6 +111,10 @@ class Scenario:
     seed: int | None = None
     name: str | None = None
     description: str | None = None
+    #: The body the task's result route answers instead of the generated one (a recorded
+    #: result, say): a JSON object, served for every result route with the family's first
+    #: route's builder (``/story-result/{run_id}`` and ``/stories-results``).
+    result: Mapping[str, Any] | None = None
 
     @property
     def has_probability_faults(self) -> bool:
@@ -122,7 +126,7 @@ class Scenario:
             out["faults"] = [f.to_dict() for f in self.faults]
         if self.latency is not None:
             out["latency"] = self.latency.to_dict()
-        for name in ("seed", "name", "description"):
+        for name in ("seed", "name", "description", "result"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -284,7 +288,39 @@ def parse_step(value: Any, where: str, last: bool) -> Step:
     return step
 
 
-_SCENARIO_FIELDS = ("steps", "faults", "latency", "seed", "name", "description", "$schema")
+_SCENARIO_FIELDS = (
+    "steps",
+    "faults",
+    "latency",
+    "seed",
+    "name",
+    "description",
+    "result",
+    "$schema",
+)
+MAX_RESULT_BYTES = 1024 * 1024
+
+
+def _result(value: Any, found: Found) -> dict[str, Any] | None:
+    """``result``: a JSON object of at most :data:`MAX_RESULT_BYTES`, kept as plain JSON."""
+    if value is None:
+        return None
+    doc = mapping(value, ("result",), found)
+    if doc is None:
+        return None
+    try:
+        text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError, RecursionError):
+        found.add(
+            ("result",), "must be a JSON object (the result body), got a value JSON cannot hold"
+        )
+        return None
+    if size > MAX_RESULT_BYTES:
+        found.add(("result",), f"is {size} bytes as JSON; at most {MAX_RESULT_BYTES}")
+        return None
+    out: dict[str, Any] = json.loads(text)
+    return out
 
 
 def _scenario(value: Any, found: Found) -> Scenario | None:
@@ -318,6 +354,7 @@ def _scenario(value: Any, found: Found) -> Scenario | None:
     for key, v in (("name", name), ("description", description)):
         if v is not None and not isinstance(v, str):
             found.add((key,), f"must be a string, got {describe(v)}")
+    result = _result(doc.get("result"), found)
     if found.count:
         return None
     return Scenario(
@@ -327,6 +364,7 @@ def _scenario(value: Any, found: Found) -> Scenario | None:
         seed,
         name,
         description,
+        result,
     )
 
 
@@ -431,7 +469,7 @@ def load_preset(name: str) -> Scenario:
 
 
 def _with_name(s: Scenario, name: str) -> Scenario:
-    return Scenario(s.steps, s.faults, s.latency, s.seed, name, s.description)
+    return replace(s, name=name)
 
 
 def check_scenario_file(path: str | Path) -> tuple[Scenario, tuple[Problem, ...]]:
@@ -475,6 +513,7 @@ __all__ = [
     "MAX_FAULTS",
     "MAX_LATENCY_MS",
     "MAX_PROBLEMS",
+    "MAX_RESULT_BYTES",
     "MAX_STEPS",
     "MAX_STEP_SECONDS",
     "MAX_TEXT_BODY",
