@@ -939,6 +939,31 @@ def test_serve_replay_preloads_the_recorded_tasks(target: MockCamb, tmp_path: Pa
     assert result.returncode == 2 and "--replay: no such directory" in result.stderr
 
 
+def test_serve_replay_makes_every_recorded_life_a_preset_for_new_tasks(
+    target: MockCamb, tmp_path: Path
+) -> None:
+    _record_a_few(target, tmp_path)
+    with serve("--replay", str(tmp_path), "--clock", "manual") as (_, url), requests.Session() as s:
+        s.headers["x-api-key"] = KEY
+        library = s.get(f"{url}/__admin/scenarios").json()["scenarios"]
+        assert sorted(library) == ["project-setup-fails", "story-flaky", "story-garbage"]
+        task_id = create(s, f"{url}/apis", "story", "recorded/story-flaky")
+        fresh = [look(s, f"{url}/apis/story/{task_id}")[0] for _ in range(2)]
+        recorded = [look(s, f"{url}/apis/story/flaky")[0] for _ in range(2)]
+        assert fresh == recorded == [503, 200]  # the recorded life, from the new task's start
+        task = s.get(f"{url}/__admin/tasks/story/{task_id}").json()
+        assert task["scenario"]["name"] == "recorded/story-flaky"
+        unknown = s.post(
+            f"{url}/apis/story",
+            data={"source_language": "1"},
+            files={"file": ("s.txt", b"x")},
+            headers={"x-mockcamb-scenario": "recorded/story-flakey"},
+        )
+        assert unknown.status_code == 400
+        assert "did you mean recorded/story-flaky?" in unknown.json()["detail"]
+        assert "recorded: recorded/project-setup-fails, recorded/story-flaky" in unknown.text
+
+
 def test_serve_in_thread_replays_and_reset_starts_the_lives_again(
     target: MockCamb, tmp_path: Path
 ) -> None:

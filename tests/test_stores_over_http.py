@@ -167,3 +167,93 @@ def test_a_bad_result_is_a_json_400(served: Served, result: Any, words: str) -> 
     doc = {"kind": "story", "scenario": {"steps": [{"status": "SUCCESS"}], "result": result}}
     r = served.http.post(f"{served.admin}/tasks", json=doc)
     assert r.status_code == 400 and words in r.json()["detail"], r.text
+
+
+# --- the library: x-mockcamb-scenario: recorded/<name> (issue 13) ---------------------------
+
+SLOW = {"steps": [{"status": "PENDING", "seconds": 60}, {"status": "SUCCESS", "run_id": 61}]}
+
+
+def post_story(served: Served, scenario: str) -> requests.Response:
+    return served.http.post(
+        f"{served.api}/story",
+        data={"source_language": "1"},
+        files={"file": ("story.txt", b"Once upon a time")},
+        headers={"x-mockcamb-scenario": scenario},
+    )
+
+
+def test_a_library_scenario_is_a_preset_for_new_tasks(served: Served) -> None:
+    put = served.http.put(f"{served.admin}/scenarios/slow-one", json=SLOW)
+    assert put.status_code == 200, put.text
+    assert put.json()["use"] == "recorded/slow-one"
+    assert put.json()["scenario"]["name"] == "recorded/slow-one"
+    created = post_story(served, "recorded/slow-one")
+    assert created.status_code == 200, created.text
+    task_id = created.json()["task_id"]
+    assert served.poll("story", task_id).json()["status"] == "PENDING"
+    served.advance(60)
+    assert served.poll("story", task_id).json() == {"status": "SUCCESS", "run_id": 61}
+    listed = served.http.get(f"{served.admin}/scenarios").json()["scenarios"]
+    assert list(listed) == ["slow-one"] and listed["slow-one"]["steps"] == SLOW["steps"]
+    assert served.http.get(f"{served.admin}/settings").json()["scenarios"] == listed
+    # the admin API takes the name too, and so does the default scenario
+    assert served.create("dub", "recorded/slow-one", "d")["scenario"]["name"] == "recorded/slow-one"
+    r = served.http.put(f"{served.admin}/settings", json={"default_scenario": "recorded/slow-one"})
+    assert r.status_code == 200 and r.json()["default_scenario"]["steps"] == SLOW["steps"]
+
+
+def test_an_unknown_library_name_is_a_json_400_naming_the_known_ones(served: Served) -> None:
+    for name in ("story-a", "story-b"):
+        assert served.http.put(f"{served.admin}/scenarios/{name}", json=SLOW).ok
+    r = post_story(served, "recorded/story-c")
+    assert r.status_code == 400 and r.headers["Content-Type"] == "application/json"
+    detail = r.json()["detail"]
+    assert detail.startswith('x-mockcamb-scenario: scenario: no scenario named "recorded/story-c"')
+    assert "recorded: recorded/story-a, recorded/story-b" in detail
+    assert served.http.delete(f"{served.admin}/scenarios/story-a").json() == {"deleted": "story-a"}
+    assert "recorded/story-a" in post_story(served, "recorded/story-a").json()["detail"]
+    missing = served.http.get(f"{served.admin}/scenarios/story-a")
+    assert missing.status_code == 404 and "recorded: recorded/story-b" in missing.json()["detail"]
+    assert served.http.delete(f"{served.admin}/scenarios/story-a").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "words"),
+    [
+        ("bad.name", SLOW, "name: must be 1 to 100 letters, digits"),
+        ("x" * 101, SLOW, "name: must be 1 to 100 letters, digits"),
+        ("ok", {"steps": []}, "scenario.steps: must be a non-empty list"),
+        ("ok", [1], "body: must be a JSON object"),
+    ],
+)
+def test_bad_library_entries_are_json_400s(
+    served: Served, name: str, body: Any, words: str
+) -> None:
+    r = served.http.put(f"{served.admin}/scenarios/{name}", json=body)
+    assert r.status_code == 400 and words in r.json()["detail"], r.text
+    bad = served.http.put(f"{served.admin}/settings", json={"scenarios": {"a b": SLOW}})
+    assert bad.status_code == 400, bad.text
+    assert bad.json()["detail"].startswith("settings.scenarios: must be 1 to 100 letters")
+    assert served.http.get(f"{served.admin}/scenarios").json() == {"scenarios": {}}
+
+
+def test_the_library_is_shared_by_every_worker_of_a_redis_store() -> None:
+    url = f"{redis_url()}?prefix=lib-{uuid.uuid4().hex[:12]}:"
+    stores = [RedisStore(url, clock="manual") for _ in range(2)]
+    try:
+        emus = [Emulator(store=s) for s in stores]
+        with serve_emulator(emus[0]) as one, serve_emulator(emus[1]) as two:
+            a = Served(emus[0], one.base_url.removesuffix("/apis"))
+            b = Served(emus[1], two.base_url.removesuffix("/apis"))
+            assert a.http.put(f"{a.admin}/scenarios/shared", json=SLOW).ok
+            created = post_story(b, "recorded/shared")
+            assert created.status_code == 200, created.text
+            task = a.view("story", created.json()["task_id"])
+            assert task["scenario"]["name"] == "recorded/shared"
+    finally:
+        stores[0].reset()
+        stores[0].r.delete(*[stores[0].prefix + k for k in ("settings", "settings:v", "salt")])
+        stores[0].r.delete(stores[0].prefix + "clock")
+        for s in stores:
+            s.close()

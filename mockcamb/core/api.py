@@ -77,7 +77,12 @@ def create(
     if problems:
         return validation_reply(problems), None
     try:
-        sc = store.settings.default_scenario if scenario is None else resolve_scenario(scenario)
+        settings = store.settings
+        sc = (
+            settings.default_scenario
+            if scenario is None
+            else resolve_scenario(scenario, library=settings.scenarios)
+        )
     except MockCambError as exc:
         return error_reply(400, f"x-mockcamb-scenario: {exc}"), None
     task = new_task(fam.name, sc)

@@ -11,8 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from .documents import load_document, read_document
 from .errors import ScenarioError
 from .fault_spec import (
     FAULT_TYPES,
@@ -406,49 +405,6 @@ def scenario_warnings(scenario: Scenario) -> tuple[Problem, ...]:
 # --- presets and files ------------------------------------------------------------------
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
-    """A one-line description of a YAML error, and its line (PyYAML's own text names the
-    source ``<unicode string>``)."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        text = exc.problem or exc.context or "cannot be parsed"
-        if exc.problem and exc.context:
-            cm = exc.context_mark
-            text += f" ({exc.context}" + (f" at line {cm.line + 1})" if cm else ")")
-        return text, None if mark is None else mark.line + 1
-    if isinstance(exc, yaml.reader.ReaderError):
-        return f"{exc.reason} (character {exc.position})", None
-    return type(exc).__name__, None
-
-
-def read_document(path: Path) -> tuple[str, Any]:
-    """A YAML or JSON file's text and its contents, read with a safe loader. Raises
-    :class:`ScenarioError` located in the file (``FILE:LINE: is not valid YAML: ...``)."""
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("", f"cannot be read: {exc}", file=file) from None
-    kind = "JSON" if path.suffix == ".json" else "YAML"
-    line: int | None = None
-    try:
-        if kind == "JSON":
-            return text, json.loads(text)
-        return text, yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        problem, line = f"{exc.msg} (column {exc.colno})", exc.lineno
-    except yaml.YAMLError as exc:
-        problem, line = _yaml_problem(exc)
-    except (ValueError, RecursionError):
-        problem = "nested too deeply" if kind == "YAML" else "cannot be decoded"
-    raise ScenarioError("", [Problem((), f"is not valid {kind}: {problem}", line=line)], file=file)
-
-
-def load_document(path: Path) -> Any:
-    """Read a YAML or JSON file with a safe loader."""
-    return read_document(path)[1]
-
-
 def preset_names() -> list[str]:
     """Names of the presets shipped in ``fixtures/scenarios`` (``mockcamb/presets``)."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
@@ -497,11 +453,82 @@ def is_file_spec(spec: str) -> bool:
     return spec.endswith((".yaml", ".yml", ".json")) or "/" in spec
 
 
-def resolve_scenario(spec: Any, *, allow_files: bool = False) -> Scenario:
-    """A scenario from a preset name, a document, or (CLI only) a file path."""
+# --- the library: named scenarios of one emulator (recorded lives, say) ---------------------
+
+#: How a scenario of the library is named where a preset name goes (``recorded/<name>``).
+LIBRARY_PREFIX = "recorded/"
+MAX_LIBRARY = 10_000
+#: Library names listed in an error at most.
+_SHOWN_NAMES = 20
+
+
+def check_library_name(name: Any, where: str = "name") -> str:
+    """A name for the library: 1-100 letters, digits, ``_`` and ``-`` (as presets)."""
+    if not isinstance(name, str) or not _PRESET_NAME.match(name):
+        raise ScenarioError(
+            where, f"must be 1 to 100 letters, digits, '_' or '-', got {describe(name)}"
+        )
+    return name
+
+
+def library_name(spec: Any) -> str | None:
+    """The library name in a ``recorded/<name>`` spec, else None."""
+    if isinstance(spec, str) and spec.startswith(LIBRARY_PREFIX):
+        name = spec[len(LIBRARY_PREFIX) :]
+        return name if _PRESET_NAME.match(name) else None
+    return None
+
+
+def in_library(scenario: Scenario, name: str) -> Scenario:
+    """``scenario`` as the library keeps it under ``name``: named ``recorded/<name>`` unless
+    it has a name of its own."""
+    return scenario if scenario.name else _with_name(scenario, LIBRARY_PREFIX + name)
+
+
+def library_scenario(name: str, library: Mapping[str, Scenario]) -> Scenario:
+    """The library's scenario ``name``; a :class:`ScenarioError` naming the known ones."""
+    found = library.get(name)
+    if found is not None:
+        return found
+    known = sorted(library)
+    shown = ", ".join(LIBRARY_PREFIX + k for k in known[:_SHOWN_NAMES])
+    more = f" and {len(known) - _SHOWN_NAMES} more" if len(known) > _SHOWN_NAMES else ""
+    listed = f"recorded: {shown}{more}" if known else "the library is empty: load it with "
+    if not known:
+        listed += "serve --replay DIR, settings.scenarios or PUT /__admin/scenarios/<name>"
+    raise ScenarioError(
+        "scenario",
+        f"no scenario named {describe(LIBRARY_PREFIX + name)}"
+        f"{suggest(LIBRARY_PREFIX + name, [LIBRARY_PREFIX + k for k in known])} ({listed})",
+    )
+
+
+def load_scenario_dir(path: str | Path) -> dict[str, Scenario]:
+    """Every ``*.yaml`` / ``*.yml`` scenario file of a directory (a ``mockcamb record --out``
+    directory is one), by file name without its suffix."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ScenarioError("", f"no such directory: {directory}")
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    out: dict[str, Scenario] = {}
+    for file in files:
+        if file.name.startswith(".") or not _PRESET_NAME.match(file.stem):
+            continue
+        out[file.stem] = in_library(load_scenario_file(file), file.stem)
+    return out
+
+
+def resolve_scenario(
+    spec: Any, *, allow_files: bool = False, library: Mapping[str, Scenario] | None = None
+) -> Scenario:
+    """A scenario from a preset name, ``recorded/<name>`` of ``library``, a document, or
+    (CLI only) a file path."""
     if isinstance(spec, Scenario):
         return spec
     if isinstance(spec, str):
+        name = library_name(spec)
+        if name is not None and library is not None:
+            return library_scenario(name, library)
         if allow_files and is_file_spec(spec):
             return load_scenario_file(spec)
         return load_preset(spec)
@@ -510,8 +537,10 @@ def resolve_scenario(spec: Any, *, allow_files: bool = False) -> Scenario:
 
 __all__ = [
     "FAULT_TYPES",
+    "LIBRARY_PREFIX",
     "MAX_FAULTS",
     "MAX_LATENCY_MS",
+    "MAX_LIBRARY",
     "MAX_PROBLEMS",
     "MAX_RESULT_BYTES",
     "MAX_STEPS",
@@ -526,10 +555,15 @@ __all__ = [
     "RetryAfterFormat",
     "Scenario",
     "Step",
+    "check_library_name",
     "check_scenario_file",
+    "in_library",
     "is_file_spec",
+    "library_name",
+    "library_scenario",
     "load_document",
     "load_preset",
+    "load_scenario_dir",
     "load_scenario_file",
     "parse_fault",
     "parse_latency",
