@@ -12,10 +12,9 @@ from typing import Any, NamedTuple
 
 from ..core.emulator import Emulator
 from ..core.errors import ConfigError, MockCambError
-from ..core.routes import FAMILIES, KINDS
 from ..core.scenario import Scenario, library_name, load_document, parse_scenario
 from .recording import body_bytes, read_record, record_files
-from .scenario import convert, revision_of
+from .scenario import convert, emulator_family, revision_of
 
 log = logging.getLogger("mockcamb.record")
 
@@ -41,19 +40,6 @@ class Recorded(NamedTuple):
     task_id: str
     scenario: Scenario
     result: RecordedBody | None
-
-
-def emulator_family(path_family: str) -> str:
-    """The emulator's family for the first segment of a recorded status path: the same name
-    (``story``, ``dub``), or the family polled there (``transcribe`` is ``transcription``,
-    ``translate`` is ``translation``, ``sub`` is ``subtitles``). An unknown one stays as it
-    is; the emulator names its families when asked to create it."""
-    if path_family in KINDS:
-        return path_family
-    for fam in FAMILIES:
-        if f"/{path_family}" in fam.status:
-            return fam.name
-    return path_family
 
 
 def _directory(directory: str | Path, option: str) -> Path:
