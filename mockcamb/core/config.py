@@ -16,6 +16,7 @@ from .scenario import (
     Scenario,
     check_scenario_file,
     is_file_spec,
+    library_name,
     parse_scenario,
     read_document,
     resolve_scenario,
@@ -123,10 +124,15 @@ def load_config(
     return out
 
 
-def _scenario(spec: Any, path: FieldPath, here: _Located, warn: Callable[[str], None]) -> Scenario:
+def _scenario(
+    spec: Any, path: FieldPath, here: _Located, warn: Callable[[str], None]
+) -> Scenario | str:
     """The scenario a config names at ``path``: a preset, a document in the config, or a file
-    relative to the config's folder. Problems are located in the config (and in the file)."""
+    relative to the config's folder. Problems are located in the config (and in the file).
+    A ``recorded/<name>`` of the library stays a name, found once the settings are set."""
     where = field_name("", path)
+    if library_name(spec) is not None:
+        return str(spec)
     if isinstance(spec, str) and is_file_spec(spec):
         file = Path(spec) if Path(spec).is_absolute() else Path(here.file).parent / spec
         try:

@@ -2,9 +2,10 @@
 
 Pure: no storage, no lock, no clock of its own. A store finds (or creates) the task, calls
 :func:`poll` with the time and settings (or :func:`settle` alone, for an admin read), and
-keeps what it says in its own indexes (run ids, finished tasks). The Redis store runs the same rules as a Lua mirror
-(``mockcamb/stores/redis/poll.lua``); each rule there names the function here it mirrors,
-and ``tests/test_store_differential.py`` holds the two to the same answers.
+keeps what it says in its own indexes (run ids, finished tasks). The Redis store runs the
+same rules as a Lua mirror (``mockcamb/stores/redis/poll.lua``); each rule there names the
+function here it mirrors, and ``tests/test_store_differential.py`` holds the two to the same
+answers.
 """
 
 from __future__ import annotations
