@@ -101,12 +101,29 @@ def _step(status: str, draw_extra: st.DrawFn, *, last: bool, max_polls: int) -> 
     return step
 
 
+#: Window edges, in seconds since a task was created: on the steps' and clocks' usual ticks.
+_EDGES = (0, 0.5, 1, 1.5, 2, 5, 30, 90.5)
+
+
+def _window(draw: st.DrawFn) -> list[float | None]:
+    start = draw(st.sampled_from(_EDGES))
+    length = draw(st.sampled_from([0.5, 1, 10, None]))
+    return [start, None if length is None else start + length]
+
+
 def _fault(
-    draw: st.DrawFn, *, polls: st.SearchStrategy[int] | None, types: tuple[str, ...]
+    draw: st.DrawFn,
+    *,
+    polls: st.SearchStrategy[int] | None,
+    types: tuple[str, ...],
+    windows: bool = False,
 ) -> JsonDict:
     ftype = draw(st.sampled_from(types))
     fault: JsonDict = {"type": ftype}
-    if polls is None:
+    if windows:
+        spans = [_window(draw) for _ in range(draw(st.integers(1, 2)))]
+        fault["seconds"] = spans[0] if len(spans) == 1 else spans
+    elif polls is None:
         fault["probability"] = draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))
     else:
         many = draw(st.lists(polls, min_size=1, max_size=3, unique=True))
@@ -127,13 +144,17 @@ def faults(
     max_poll: int = 10,
     probabilistic: bool = True,
     types: tuple[str, ...] = FAULT_TYPES,
+    timed: bool = False,
 ) -> st.SearchStrategy[JsonDict]:
-    """One fault document (``{"poll": 3, "http_status": 503}``...) as ``faults`` lists hold."""
+    """One fault document (``{"poll": 3, "http_status": 503}``...) as ``faults`` lists hold;
+    with ``timed``, some in windows of clock time (``{"seconds": [1, 2.5], ...}``)."""
     if not types or any(t not in FAULT_TYPES for t in types):
         raise ValueError(f"types must be a non-empty subset of {FAULT_TYPES}, got {types!r}")
 
     @st.composite
     def build(draw: st.DrawFn) -> JsonDict:
+        if timed and draw(st.integers(0, 2)) == 0:
+            return _fault(draw, polls=None, types=types, windows=True)
         by_poll = not probabilistic or draw(st.booleans())
         return _fault(draw, polls=st.integers(1, max_poll) if by_poll else None, types=types)
 
@@ -162,6 +183,7 @@ def scenarios(
     with_faults: bool = False,
     fault_types: tuple[str, ...] = FAULT_TYPES,
     probabilistic_faults: bool = False,
+    timed_faults: bool = False,
     with_latency: bool = False,
     final: bool | None = None,
 ) -> st.SearchStrategy[JsonDict]:
@@ -169,7 +191,8 @@ def scenarios(
 
     ``custom=True`` mixes in made-up running statuses; ``final=True`` makes the last step
     final, ``False`` keeps it running for ever, ``None`` draws either. Faults (by request
-    number, unless ``probabilistic_faults``) and latency are off by default, so a scenario's
+    number, unless ``probabilistic_faults``; also by clock time with ``timed_faults``) and
+    latency are off by default, so a scenario's
     answers follow its steps exactly.
     """
     if max_steps < 1 or max_polls < 1:
@@ -194,6 +217,7 @@ def scenarios(
                         max_poll=2 * max_steps * max_polls,
                         probabilistic=probabilistic_faults,
                         types=fault_types,
+                        timed=timed_faults,
                     ),
                     max_size=3,
                 )

@@ -303,3 +303,34 @@ def test_config_file_names_the_store(tmp_path: Path) -> None:
     prefix_only.write_text("store_prefix: team-a\n")
     result = run("serve", "--port", "0", "--config", str(prefix_only))
     assert result.returncode == 2 and "--store-prefix" in result.stderr
+
+
+def test_validate_reports_bad_fault_windows_with_their_lines(tmp_path: Path) -> None:
+    timed = tmp_path / "timed.yaml"
+    timed.write_text(
+        "steps:\n"
+        "  - {status: PENDING, seconds: 30}\n"
+        "  - {status: SUCCESS}\n"
+        "faults:\n"
+        "  - {seconds: [10, 20], http_status: 502}\n"
+        "  - {seconds: [[0, 1], [60, null]], type: drop_connection}\n"
+    )
+    ok = run("validate", str(timed))
+    assert ok.returncode == 0 and f"{timed}: ok (2 steps, 2 faults)" in ok.stdout, ok.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "steps: [{status: SUCCESS}]\n"
+        "faults:\n"
+        "  - {seconds: 12.5, http_status: 502}\n"
+        "  - {seconds: [20, 10], http_status: 502}\n"
+        "  - {seconds: [1, 2], poll: 3, http_status: 502}\n"
+    )
+    result = run("validate", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{bad}:3: faults[0].seconds: must be a window [from, to) of ")
+    assert lines[0].endswith("got 12.5")
+    assert lines[1] == (
+        f"{bad}:4: faults[1].seconds: ends (10) before it starts (20): 'to' must be above 'from'"
+    )
+    assert lines[2].startswith(f"{bad}:5: faults[2]: needs exactly one of 'poll'")

@@ -148,3 +148,65 @@ def test_preload_of_a_plain_document_labels_scenario_problems(tmp_path: Path) ->
     with pytest.raises(ConfigError) as info:
         preload(Emulator(), {"tasks": [{"kind": "story", "scenario": {"steps": [{}]}}]})
     assert str(info.value).startswith("config: tasks[0].scenario.steps[0].status: must be")
+
+
+def test_a_config_fills_the_library_from_a_folder_of_scenario_files(project: Path) -> None:
+    """``settings.scenarios: DIR`` (relative to the config): every scenario file in it, by
+    name, for ``x-mockcamb-scenario: recorded/<name>`` over real HTTP."""
+    import requests
+    from _serve import serve
+
+    lib = project / "lives"
+    lib.mkdir()
+    (lib / "story-slow.yaml").write_text(
+        "steps:\n  - {status: PENDING, seconds: 30}\n  - {status: SUCCESS, run_id: 30}\n"
+    )
+    (lib / "error.yml").write_text(ERROR_YAML)
+    (lib / "notes.txt").write_text("not a scenario")
+    config = project / "mock.yaml"
+    config.write_text("clock: manual\nsettings:\n  scenarios: lives\n")
+    with serve("--config", str(config)) as (_, url), requests.Session() as s:
+        s.headers["x-api-key"] = "k"
+        names = sorted(s.get(f"{url}/__admin/scenarios").json()["scenarios"])
+        assert names == ["error", "story-slow"]
+        created = s.post(
+            f"{url}/apis/story",
+            data={"source_language": "1"},
+            files={"file": ("s.txt", b"x")},
+            headers={"x-mockcamb-scenario": "recorded/story-slow"},
+        )
+        assert created.status_code == 200, created.text
+        task_id = created.json()["task_id"]
+        assert s.get(f"{url}/apis/story/{task_id}").json()["status"] == "PENDING"
+        s.post(f"{url}/__admin/clock/advance", json={"seconds": 30})
+        assert s.get(f"{url}/apis/story/{task_id}").json() == {"status": "SUCCESS", "run_id": 30}
+
+
+def test_a_config_names_library_scenarios_one_by_one(project: Path) -> None:
+    config = project / "mock.yaml"
+    config.write_text(
+        "settings:\n"
+        "  scenarios:\n"
+        "    from-file: fixtures/scenarios/error.yaml\n"
+        "    preset: slow_success\n"
+        "    inline: {steps: [{status: FAILED}]}\n"
+        "  default_scenario: recorded/inline\n"
+    )
+    emu = Emulator()
+    preload(emu, load_config(config), where=str(config))
+    library = emu.settings.scenarios
+    assert [library[n].steps[-1].status for n in ("from-file", "preset", "inline")] == [
+        "ERROR",
+        "SUCCESS",
+        "FAILED",
+    ]
+    assert library["inline"].name == "recorded/inline" and library["preset"].name == "slow_success"
+    assert emu.settings.default_scenario.steps[-1].status == "FAILED"
+    config.write_text(
+        "settings:\n  scenarios:\n    broken: {steps: [{status: PENDING, polls: 0}]}\n"
+    )
+    with pytest.raises(ConfigError, match=r"mock\.yaml:3: settings\.scenarios\.broken\.steps\[0\]"):
+        load_config(config)
+    config.write_text("settings:\n  scenarios: missing-folder\n")
+    with pytest.raises(ConfigError, match=r"settings\.scenarios: no such directory"):
+        preload(Emulator(), load_config(config))

@@ -14,7 +14,7 @@ import socketserver
 import subprocess
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -29,7 +29,7 @@ import requests
 import yaml
 from _serve import CMD, run, serve
 from camb.client import CambAI
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from mockcamb import MockCamb, serve_in_thread
@@ -114,7 +114,12 @@ def runs(draw: st.DrawFn) -> tuple[list[tuple[str, str, Any]], list[tuple[float,
     """Tasks (created by the admin API with a generated scenario, or by a POST through the
     proxy with a preset) and a schedule of polls, each after a wait on the manual clock."""
     lives = scenarios(
-        max_steps=4, max_polls=3, custom=True, with_faults=True, probabilistic_faults=True
+        max_steps=4,
+        max_polls=3,
+        custom=True,
+        with_faults=True,
+        probabilistic_faults=True,
+        timed_faults=True,
     )
     task = st.one_of(
         st.tuples(st.just("admin"), st.sampled_from(KINDS), lives),
@@ -130,6 +135,27 @@ def runs(draw: st.DrawFn) -> tuple[list[tuple[str, str, Any]], list[tuple[float,
 def status_path(kind: str) -> str:
     """Where a family's tasks are polled (``transcription`` at ``/transcribe``)."""
     return family(kind).status[0]
+
+
+def result_path(kind: str, run_id: int) -> str | None:
+    """Where a family's first result route answers a run (None: it has none of its own, or
+    it needs more than the run id)."""
+    route = next((r for r in family(kind).results if not r.bulk), None)
+    if route is None or route.path.count("{") != 1:
+        return None
+    return route.path.replace("{run_id}", str(run_id))
+
+
+def finished_runs(seen: dict[int, list[tuple[float, Seen]]]) -> dict[int, int]:
+    """The run id each task's last status answer gave at SUCCESS, for the run ids only one
+    task has."""
+    runs: dict[int, int] = {}
+    for i, polls in seen.items():
+        answers = [json.loads(a[1]) for _, a in polls if _status((0.0, a))]
+        if answers and answers[-1]["status"] == "SUCCESS" and answers[-1]["run_id"] is not None:
+            runs[i] = int(answers[-1]["run_id"])
+    counts = Counter(runs.values())
+    return {i: r for i, r in runs.items() if counts[r] == 1}
 
 
 def _status(poll: tuple[float, Seen]) -> bool:
@@ -169,6 +195,21 @@ def create(http: requests.Session, base: str, kind: str, preset: str) -> str:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(run=runs())
+@example(  # errors seen by time, then SUCCESS and its result (with URLs of the target's)
+    run=(
+        [
+            (
+                "admin",
+                "story",
+                {
+                    "steps": [{"status": "PENDING", "seconds": 1}, {"status": "SUCCESS"}],
+                    "faults": [{"seconds": [0, 1], "http_status": 503, "retry_after": 1}],
+                },
+            )
+        ],
+        [(0.0, 0), (0.5, 0), (0.5, 0), (0.0, 0)],
+    )
+)
 def test_a_replay_answers_at_the_recorded_times_as_the_target_did(
     run: tuple[list[tuple[str, str, Any]], list[tuple[float, int]]],
     target: MockCamb,
@@ -196,6 +237,11 @@ def test_a_replay_answers_at_the_recorded_times_as_the_target_did(
             origin.setdefault(action, target.now())
             answer = look(s, f"{rec.url}{status_path(kind)}/{ids[action]}")
             seen[action].append((target.now() - origin[action], answer))
+        results: dict[int, tuple[str, Seen]] = {}  # what each finished run's result was
+        for i, run_id in finished_runs(seen).items():
+            path = result_path(tasks[i][1], run_id)
+            if path is not None:
+                results[i] = (path, look(s, f"{rec.url}{path}"))
 
     recorded = {(r.family, r.task_id) for r in preload_recordings(replay.emulator, out)}
     # a task is recorded once it answers a status body, or when the POST that created it
@@ -214,6 +260,9 @@ def test_a_replay_answers_at_the_recorded_times_as_the_target_did(
             event("a polls step" if "polls" in step else "a seconds step")
         for fault in conversion.scenario.get("faults", []):
             event(f"a {fault['type']} fault")
+            event("a fault by time" if "seconds" in fault else "a fault by number")
+        if "result" in conversion.scenario:
+            event("a recorded result")
 
     order = sorted(
         (t, i, k)
@@ -229,6 +278,9 @@ def test_a_replay_answers_at_the_recorded_times_as_the_target_did(
             assert replay.now() == t
             again = look(s, f"{replay.base_url}{status_path(tasks[i][1])}/{ids[i]}")
             assert again == seen[i][k][1], (tasks[i], k, t)
+        for i, (path, answer) in results.items():  # the result bodies, as recorded
+            if (tasks[i][1], ids[i]) in recorded:
+                assert look(s, f"{replay.base_url}{path}") == answer, (tasks[i], path)
 
 
 def test_time_driven_life_replays_in_virtual_time_far_faster_than_it_lived(
@@ -271,6 +323,45 @@ def test_time_driven_life_replays_in_virtual_time_far_faster_than_it_lived(
     assert replay.now() == 3630 and elapsed < 10
     doc = yaml.safe_load((tmp_path / "story-hour.yaml").read_text())
     assert [s.get("seconds") for s in doc["steps"]] == [1800, 1800, None]
+
+
+def test_errors_seen_at_a_time_replay_at_that_time_for_a_client_polling_otherwise(
+    target: MockCamb, replay: MockCamb, tmp_path: Path
+) -> None:
+    """Recorded at 10 s polls with a 502 outage seen at 20 s; replayed to a client polling
+    every 5 s, the outage is at 20 s (until the next recorded poll), not at its third poll."""
+    target.reset()
+    replay.reset()
+    life = {
+        "steps": [{"status": "PENDING", "seconds": 40}, {"status": "SUCCESS", "run_id": 9}],
+        "faults": [{"seconds": [18, 22], "http_status": 502}],
+    }
+    target.create_task("story", life, task_id="outage")
+    with (
+        recording_proxy(target.base_url, tmp_path, clock=target.now) as rec,
+        requests.Session() as s,
+    ):
+        s.headers["x-api-key"] = KEY
+        for _ in range(5):
+            s.get(f"{rec.url}/story/outage")
+            target.advance(10)
+    doc = yaml.safe_load((tmp_path / "story-outage.yaml").read_text())
+    assert doc["faults"] == [
+        {
+            "seconds": [20, 30],
+            "type": "http_error",
+            "http_status": 502,
+            "body": {"detail": "Bad Gateway (injected by mockcamb)"},
+        }
+    ]
+    preload_recordings(replay.emulator, tmp_path)
+    with requests.Session() as s:
+        s.headers["x-api-key"] = KEY
+        codes = []
+        for _ in range(9):
+            codes.append(s.get(f"{replay.base_url}/story/outage").status_code)
+            replay.advance(5)
+    assert codes == [200, 200, 200, 200, 502, 502, 200, 200, 200]  # at 0, 5, ... 40 s
 
 
 # --- the official SDK as the client -----------------------------------------------------
@@ -496,7 +587,10 @@ def test_transport_failures_are_recorded_as_what_they_were(tmp_path: Path) -> No
     assert [p.get("transport") for p in record["polls"]] == [None, "reset", "timeout", None]
     [rec_task] = load_recordings(tmp_path)
     assert [f.type for f in rec_task.scenario.faults] == ["drop_connection"]
-    assert rec_task.scenario.faults[0].polls == {2, 3}
+    # seen at two times of the wall clock, one after the other: one window, up to the next poll
+    times = [p["t"] for p in record["polls"]]
+    assert rec_task.scenario.faults[0].windows == ((times[1], times[3]),)
+    assert rec_task.scenario.faults[0].polls == frozenset()
     assert "timeout, replayed as a dropped connection" in (rec_task.scenario.description or "")
 
 
@@ -680,8 +774,11 @@ def test_recordings_are_valid_scenario_files(target: MockCamb, tmp_path: Path) -
         jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)
     flaky = yaml.safe_load((tmp_path / "story-flaky.yaml").read_text())
     assert flaky["name"] == "recorded/story-flaky"
-    first = {k: flaky["faults"][0][k] for k in ("poll", "type", "http_status")}
-    assert first == {"poll": 1, "type": "http_error", "http_status": 503}
+    # polled every 2.5 s: each error answer is a fault on its time, up to the next poll
+    first = {k: flaky["faults"][0][k] for k in ("seconds", "type", "http_status")}
+    assert first == {"seconds": [0, 2.5], "type": "http_error", "http_status": 503}
+    assert [f["seconds"] for f in flaky["faults"]] == [[0, 2.5], [5, 7.5], [10, 12.5]]
+    assert flaky["result"]["transcript"] and flaky["result"]["audio_url"].endswith("audio.wav")
     assert any(f.get("retry_after") == 2 for f in flaky["faults"])
     fails = yaml.safe_load((tmp_path / "project-setup-fails.yaml").read_text())
     assert fails["steps"][-1]["status"] == "FAILED" and fails["steps"][-1]["exception_reason"]
@@ -924,12 +1021,12 @@ def test_serve_replay_preloads_the_recorded_tasks(target: MockCamb, tmp_path: Pa
     _record_a_few(target, tmp_path)
     with serve("--replay", str(tmp_path), "--clock", "manual") as (_, url), requests.Session() as s:
         s.headers["x-api-key"] = KEY
-        first = [look(s, f"{url}/apis/story/flaky")[0] for _ in range(2)]
-        requests.post(f"{url}/__admin/clock/advance", json={"seconds": 5})
-        later = [look(s, f"{url}/apis/story/flaky")[0] for _ in range(6)]
+        seen = []
+        for _ in range(5):  # at the recorded times: 0, 2.5, 5, 7.5, 10 s
+            seen.append(look(s, f"{url}/apis/story/flaky")[0])
+            requests.post(f"{url}/__admin/clock/advance", json={"seconds": 2.5})
         tasks = requests.get(f"{url}/__admin/tasks").json()["tasks"]
-    assert first == [503, 200]  # flaky_network, as recorded
-    assert "no answer" in later and 429 in later
+    assert seen == [503, 200, 429, 200, "no answer"]  # flaky_network, as recorded
     assert {(t["kind"], t["task_id"], t["scenario"]["name"]) for t in tasks} == {
         ("story", "flaky", "recorded/story-flaky"),
         ("project-setup", "fails", "recorded/project-setup-fails"),
@@ -937,6 +1034,34 @@ def test_serve_replay_preloads_the_recorded_tasks(target: MockCamb, tmp_path: Pa
     }
     result = run("serve", "--replay", str(tmp_path / "missing"), "--port", "0")
     assert result.returncode == 2 and "--replay: no such directory" in result.stderr
+
+
+def test_serve_replay_makes_every_recorded_life_a_preset_for_new_tasks(
+    target: MockCamb, tmp_path: Path
+) -> None:
+    _record_a_few(target, tmp_path)
+    with serve("--replay", str(tmp_path), "--clock", "manual") as (_, url), requests.Session() as s:
+        s.headers["x-api-key"] = KEY
+        library = s.get(f"{url}/__admin/scenarios").json()["scenarios"]
+        assert sorted(library) == ["project-setup-fails", "story-flaky", "story-garbage"]
+        task_id = create(s, f"{url}/apis", "story", "recorded/story-flaky")
+        fresh, recorded = [], []
+        for _ in range(3):  # the recorded life, from the new task's start
+            fresh.append(look(s, f"{url}/apis/story/{task_id}")[0])
+            recorded.append(look(s, f"{url}/apis/story/flaky")[0])
+            s.post(f"{url}/__admin/clock/advance", json={"seconds": 2.5})
+        assert fresh == recorded == [503, 200, 429]
+        task = s.get(f"{url}/__admin/tasks/story/{task_id}").json()
+        assert task["scenario"]["name"] == "recorded/story-flaky"
+        unknown = s.post(
+            f"{url}/apis/story",
+            data={"source_language": "1"},
+            files={"file": ("s.txt", b"x")},
+            headers={"x-mockcamb-scenario": "recorded/story-flakey"},
+        )
+        assert unknown.status_code == 400
+        assert "did you mean recorded/story-flaky?" in unknown.json()["detail"]
+        assert "recorded: recorded/project-setup-fails, recorded/story-flaky" in unknown.text
 
 
 def test_serve_in_thread_replays_and_reset_starts_the_lives_again(

@@ -41,6 +41,7 @@ INEXPRESSIBLE = (
     "is the last step, which holds for ever",
     "needs 'polls' or 'seconds' (only the last step may omit them)",
     "is below lo",
+    "before it starts",
 )
 
 
@@ -110,6 +111,10 @@ def test_a_dollar_schema_key_is_allowed_so_files_can_point_editors_at_the_schema
         {"steps": [{"status": "SUCCESS"}], "faults": [{"poll": 1}]},
         {"steps": [{"status": "SUCCESS"}], "faults": [{"poll": 1, "http_status": 302}]},
         {"steps": [{"status": "SUCCESS"}], "faults": [{"poll": 1, "probability": 0.5}]},
+        {"steps": [{"status": "SUCCESS"}], "faults": [{"seconds": [1, 2], "poll": 1}]},
+        {"steps": [{"status": "SUCCESS"}], "faults": [{"seconds": 5, "http_status": 500}]},
+        {"steps": [{"status": "SUCCESS"}], "faults": [{"seconds": [-1, 2], "http_status": 500}]},
+        {"steps": [{"status": "SUCCESS"}], "faults": [{"seconds": [], "type": "empty_body"}]},
         {"steps": [{"status": "SUCCESS"}], "faults": [{"type": "non_json", "probability": 2}]},
         {"steps": [{"status": "SUCCESS"}], "faults": [{"type": "empty_body", "poll": [], "x": 1}]},
         {
@@ -250,12 +255,33 @@ def latencies(draw: st.DrawFn) -> Any:
     return doc if not rare(draw, 9) else draw(st.one_of(st.none(), _junk))
 
 
+_window = st.tuples(
+    st.one_of(st.integers(0, 100), st.floats(0, 1e12)),
+    st.one_of(st.none(), st.integers(1, 100), st.floats(0.001, 1e3)),
+).map(lambda w: [w[0], None if w[1] is None else w[0] + w[1]])
+_windows = st.one_of(_window, st.lists(_window, min_size=1, max_size=3))
+_bad_windows = st.one_of(
+    st.just([]),
+    st.just([5, 3]),
+    st.just([-1, 2]),
+    st.just([1]),
+    st.just([[1, 2], [3]]),
+    st.just([1, 2e12]),
+    st.integers(0, 5),
+    _junk,
+)
+
+
 @st.composite
 def faults(draw: st.DrawFn) -> Any:
     doc: dict[str, Any] = {}
     if not rare(draw, 5):
         doc["type"] = draw(_either(st.sampled_from(FAULT_TYPES), st.one_of(st.just("boom"), _junk)))
-    which = draw(st.sampled_from(["poll", "probability", "poll", "probability", "both", "none"]))
+    which = draw(
+        st.sampled_from(["poll", "probability", "poll", "probability", "seconds", "both", "none"])
+    )
+    if which == "seconds" or (which == "both" and draw(st.booleans())):
+        doc["seconds"] = draw(_either(_windows, _bad_windows))
     if which in ("poll", "both"):
         doc["poll"] = draw(
             _either(
@@ -313,6 +339,13 @@ def documents(draw: st.DrawFn) -> Any:
         ),
         ("name", _either(st.one_of(st.none(), st.text(max_size=8)), st.integers())),
         ("description", _either(st.text(max_size=8), st.integers())),
+        (
+            "result",
+            _either(
+                st.one_of(st.none(), st.dictionaries(st.text(max_size=3), st.integers())),
+                st.one_of(st.lists(st.integers(), max_size=2), st.text(max_size=3)),
+            ),
+        ),
     ):
         if rare(draw, 3):
             doc[key] = draw(values)

@@ -1,6 +1,6 @@
 """The Redis store's Lua mirror of the state machine against the Python original: generated
-lives (poll- and time-driven steps, faults by number and by probability, clock steps,
-finished TTLs, eviction, auto-created tasks, settings changes, resets) run through one
+lives (poll- and time-driven steps, faults by number, by clock time and by probability, clock
+steps, finished TTLs, eviction, auto-created tasks, settings changes, resets) run through one
 emulator on a MemoryStore and one on a RedisStore (a real redis-server, see _redis.py);
 every answer, every journal entry (but its wall time) and every task's admin view must agree."""
 
@@ -63,7 +63,7 @@ def lives(draw: st.DrawFn, *, faulty: bool = True, most_steps: int = 3) -> dict[
         steps.append(step)
     doc: dict[str, Any] = {"steps": steps}
     if faulty:
-        doc["faults"] = draw(st.lists(faults(max_poll=4), max_size=2))
+        doc["faults"] = draw(st.lists(faults(max_poll=4, timed=True), max_size=2))
         if draw(st.integers(0, 3)) == 0:
             doc["latency"] = draw(latencies())
     if draw(st.booleans()):
@@ -89,7 +89,7 @@ def setting_docs(
         "api_keys": st.sampled_from([None, ["k"]]),
     }
     if faulty:
-        others["faults"] = st.lists(faults(max_poll=4), max_size=2)
+        others["faults"] = st.lists(faults(max_poll=4, timed=True), max_size=2)
         others["latency"] = st.none() | latencies()
     if bounds_only:
         return st.fixed_dictionaries({}, optional=bounds)
@@ -241,6 +241,14 @@ FAULT_ORDER = [
 SAME_TICK = [_poll("b"), _poll("a"), _poll("c")]  # both finished at 0: b goes first
 ON_THE_TICK = [_create("a", {"status": PENDING, "seconds": 0.5}, {"status": SUCCESS})]
 ON_THE_TICK += [("advance", 0.5), _poll("a")]
+TIMED_FAULTS = [
+    ("configure", {"faults": [{"seconds": [[0.5, 1], [11, None]], "type": "empty_body"}]}),
+    _create("a", {"status": PENDING, "seconds": 1}, {"status": SUCCESS}),
+    _create("b", {"status": PENDING}, faults=[{"seconds": [0, 0.5], "http_status": 429}]),
+    *[op for t in (0.5, 0.5, 11) for op in (_poll("a"), _poll("b"), ("advance", t))],
+    _poll("a"),
+    _poll("b"),
+]
 TTL_ZERO = [_create("a", {"status": SUCCESS}), _poll("a"), _poll("a"), _poll("a")]
 AUTO_SUCCESS = {"unknown_task": "auto", "default_scenario": {"steps": [{"status": SUCCESS}]}}
 
@@ -249,6 +257,7 @@ AUTO_SUCCESS = {"unknown_task": "auto", "default_scenario": {"steps": [{"status"
 @given(setting_docs(start=True), steps_of_a_life(faulty=True, most_steps=3))
 @example({}, RUNNING_RUN_ID)
 @example({}, FAULT_ORDER)
+@example({}, TIMED_FAULTS)
 @example({"finished_ttl": 0}, TTL_ZERO)
 def test_any_life_is_answered_alike(store: RedisStore, start: Doc, steps: list[Op]) -> None:
     run_both(store, start, steps)

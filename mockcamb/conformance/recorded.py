@@ -37,8 +37,16 @@ class RecordedLife(Life):
         text = f"{self.endpoint} (recorded, {self.name}): " + " -> ".join(parts)
         faults = []
         for fault in self.doc.get("faults", ()):
-            polls = fault["poll"] if isinstance(fault["poll"], list) else [fault["poll"]]
             what = fault.get("http_status", "") if fault["type"] == "http_error" else fault["type"]
+            if "seconds" in fault:  # windows of clock time: [from, to), to None for ever
+                spans = (
+                    fault["seconds"]
+                    if isinstance(fault["seconds"][0], list)
+                    else [fault["seconds"]]
+                )
+                faults += [f"{a:g}-{'' if b is None else f'{b:g}'} s: {what}" for a, b in spans]
+                continue
+            polls = fault["poll"] if isinstance(fault["poll"], list) else [fault["poll"]]
             faults += [f"request {n}: {what}" for n in polls]
         if faults:
             text += "; faults: " + ", ".join(faults[:10]) + (" ..." if len(faults) > 10 else "")

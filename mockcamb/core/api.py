@@ -9,6 +9,7 @@ journal). :class:`~.emulator.Emulator` wraps them in the one sequence every hand
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +77,12 @@ def create(
     if problems:
         return validation_reply(problems), None
     try:
-        sc = store.settings.default_scenario if scenario is None else resolve_scenario(scenario)
+        settings = store.settings
+        sc = (
+            settings.default_scenario
+            if scenario is None
+            else resolve_scenario(scenario, library=settings.scenarios)
+        )
     except MockCambError as exc:
         return error_reply(400, f"x-mockcamb-scenario: {exc}"), None
     task = new_task(fam.name, sc)
@@ -93,6 +99,17 @@ def _run(
 ) -> Run:
     assert task.run_id is not None  # only finished runs are found by run id
     return Run(task.kind, task.run_id, task.task_id, base_url, params, query)
+
+
+def _body(route: Result, task: TaskState, run: Run) -> Any:
+    """A result route's body: the scenario's ``result`` for a route with the builder of the
+    family's first result route, else the builder's."""
+    override = task.scenario.result
+    if override is not None:
+        first = next((r for r in family_named(task.kind).results if not r.bulk), None)
+        if first is not None and route.builder == first.builder:
+            return copy.deepcopy(dict(override))
+    return result_body(route.builder, run)
 
 
 def _answer(body: Any) -> Reply:
@@ -115,7 +132,7 @@ def result(
     if task is None:
         return error_reply(404, f"No finished {fam.name} run with id {shorten(run_id)!r}"), None
     try:
-        return _answer(result_body(route.builder, _run(task, base_url, params, query))), task
+        return _answer(_body(route, task, _run(task, base_url, params, query))), task
     except BadQuery as exc:
         return validation_reply([exc.problem]), task
 
@@ -158,7 +175,7 @@ def bulk(
         if task is None:
             continue
         try:
-            out[str(run_id)] = result_body(route.builder, _run(task, base_url, {}, query))
+            out[str(run_id)] = _body(route, task, _run(task, base_url, {}, query))
         except BadQuery as exc:
             return validation_reply([exc.problem]), None
     if fam.name == "project-setup":

@@ -16,6 +16,7 @@ from .scenario import (
     Scenario,
     check_scenario_file,
     is_file_spec,
+    library_name,
     parse_scenario,
     read_document,
     resolve_scenario,
@@ -108,6 +109,11 @@ def load_config(
         out["settings"]["default_scenario"] = _scenario(
             settings["default_scenario"], ("settings", "default_scenario"), here, warn
         )
+    if isinstance(settings, Mapping) and "scenarios" in settings:
+        out["settings"] = {
+            **out.get("settings", settings),
+            "scenarios": _library(settings, here, warn),
+        }
     if tasks:
         out["tasks"] = [
             {**item, "scenario": _scenario(item["scenario"], ("tasks", i, "scenario"), here, warn)}
@@ -118,10 +124,15 @@ def load_config(
     return out
 
 
-def _scenario(spec: Any, path: FieldPath, here: _Located, warn: Callable[[str], None]) -> Scenario:
+def _scenario(
+    spec: Any, path: FieldPath, here: _Located, warn: Callable[[str], None]
+) -> Scenario | str:
     """The scenario a config names at ``path``: a preset, a document in the config, or a file
-    relative to the config's folder. Problems are located in the config (and in the file)."""
+    relative to the config's folder. Problems are located in the config (and in the file).
+    A ``recorded/<name>`` of the library stays a name, found once the settings are set."""
     where = field_name("", path)
+    if library_name(spec) is not None:
+        return str(spec)
     if isinstance(spec, str) and is_file_spec(spec):
         file = Path(spec) if Path(spec).is_absolute() else Path(here.file).parent / spec
         try:
@@ -143,6 +154,20 @@ def _scenario(spec: Any, path: FieldPath, here: _Located, warn: Callable[[str], 
         return resolve_scenario(spec)
     except ScenarioError as exc:
         raise ConfigError(prefix_lines(here.place(path), exc.within(where))) from None
+
+
+def _library(settings: Mapping[str, Any], here: _Located, warn: Callable[[str], None]) -> Any:
+    """``settings.scenarios`` of a config: a directory (relative to the config's folder) or
+    ``{name: scenario}``, each found as :func:`_scenario` finds one."""
+    value = settings["scenarios"]
+    if isinstance(value, str):
+        return str(Path(value) if Path(value).is_absolute() else Path(here.file).parent / value)
+    if not isinstance(value, Mapping):
+        return value  # update_settings names the problem
+    return {
+        name: _scenario(spec, ("settings", "scenarios", str(name)), here, warn)
+        for name, spec in value.items()
+    }
 
 
 def preload(emu: Emulator, config: Mapping[str, Any], where: str = "config") -> None:

@@ -25,7 +25,7 @@ from .machine import Poll, TaskState, valid_task_id
 from .replies import Reply, error_reply
 from .routes import API_PREFIX, allowed_methods, family
 from .scenario import Scenario, resolve_scenario
-from .settings import Settings, update_settings
+from .settings import Settings, update_settings, with_scenario
 from .text import shorten
 
 
@@ -75,6 +75,36 @@ class Emulator:
             store.set_settings(new)
             return new
 
+    def put_scenario(self, name: str, scenario: Any) -> Scenario:
+        """Set the library's scenario ``name`` (run by new tasks as ``recorded/<name>``): a
+        preset name, a document or a :class:`Scenario`. Shared with every worker."""
+        store = self.store
+        with self._configuring:
+            store.refresh()
+            new = with_scenario(store.settings, name, resolve_scenario(scenario))
+            store.set_settings(new)
+            return new.scenarios[name]
+
+    def add_scenarios(self, scenarios: Mapping[str, Scenario]) -> None:
+        """Add (or replace) several library scenarios at once."""
+        store = self.store
+        with self._configuring:
+            store.refresh()
+            new = store.settings
+            for name, scenario in scenarios.items():
+                new = with_scenario(new, name, scenario)
+            store.set_settings(new)
+
+    def delete_scenario(self, name: str) -> bool:
+        """Remove the library's scenario ``name``; False if there was none."""
+        store = self.store
+        with self._configuring:
+            store.refresh()
+            if name not in store.settings.scenarios:
+                return False
+            store.set_settings(with_scenario(store.settings, name, None))
+            return True
+
     def close(self) -> None:
         """Release the store's connections (a no-op for the memory store)."""
         self.store.close()
@@ -105,10 +135,11 @@ class Emulator:
             check_task_id(task_id)
         store = self.store
         store.refresh()
+        settings = store.settings
         sc = (
-            store.settings.default_scenario
+            settings.default_scenario
             if scenario is None
-            else resolve_scenario(scenario, allow_files=allow_files)
+            else resolve_scenario(scenario, allow_files=allow_files, library=settings.scenarios)
         )
         if task_id is not None:
             task = self._make(kind, task_id, sc)

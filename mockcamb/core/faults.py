@@ -1,6 +1,6 @@
 """How each injected fault is answered: one renderer per fault type.
 
-To add a fault type: name it in :data:`mockcamb.core.scenario.FAULT_TYPES` (the scenario
+To add a fault type: name it in :data:`mockcamb.core.fault_spec.FAULT_TYPES` (the scenario
 parser and schema take it from there), render it here in :data:`RENDERERS`, and make the
 transports honour anything new it needs from :class:`~.replies.Reply` (``drop`` is the one
 example today).
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .clock import wall_time
+from .fault_spec import FAULT_TYPES, Fault
 from .replies import Reply, json_bytes, phrase
-from .scenario import FAULT_TYPES, Fault
 
 #: The Unix time of manual-clock 0: under the manual clock an HTTP date is the clock's
 #: reading counted from the Unix epoch (see :func:`http_now`).

@@ -1,10 +1,11 @@
 """The state machine of one task, written once: what one poll does to a task's state.
 
 Pure: no storage, no lock, no clock of its own. A store finds (or creates) the task, calls
-:func:`poll` with the time and settings, and keeps what it says in its own indexes (run ids,
-finished tasks). The Redis store runs the same rules as a Lua mirror
-(``mockcamb/stores/redis/poll.lua``); each rule there names the function here it mirrors,
-and ``tests/test_store_differential.py`` holds the two to the same answers.
+:func:`poll` with the time and settings (or :func:`settle` alone, for an admin read), and
+keeps what it says in its own indexes (run ids, finished tasks). The Redis store runs the
+same rules as a Lua mirror (``mockcamb/stores/redis/poll.lua``); each rule there names the
+function here it mirrors, and ``tests/test_store_differential.py`` holds the two to the same
+answers.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class TaskState:
         return twin
 
     def settle(self, now: float) -> None:
-        """Move through every time-driven step whose time is up."""
+        """Move through every time-driven step whose time is up (the steps only: a store
+        settles a task it keeps with :func:`settle`, which also gives the run id and the
+        finish time)."""
         steps = self.scenario.steps
         last = len(steps) - 1
         while self.step < last:
@@ -92,8 +95,18 @@ class TaskState:
 
 
 @dataclass(slots=True)
+class Settled:
+    """What settling a task to the clock came to, and what the store must keep of it."""
+
+    drew_run_id: bool = False  # the task took the store's spare run id: count it as used
+    run_assigned: bool = False  # the task got its run id now: index it
+    finished: bool = False  # the task finished now: its finished_ttl starts now
+
+
+@dataclass(slots=True)
 class Poll:
-    """What one counted request to a task came to, and what the store must keep of it."""
+    """What one counted request to a task came to, and what the store must keep of it
+    (the fields of :class:`Settled`, for the settling this request did)."""
 
     task: TaskState
     n: int
@@ -102,9 +115,9 @@ class Poll:
     fault: Fault | None
     run_id: int | None
     journaled: bool = False  # the store wrote the journal entry itself
-    drew_run_id: bool = False  # the task took the store's spare run id: count it as used
-    run_assigned: bool = False  # the task got its run id on this poll: index it
-    finished: bool = False  # the task finished on this poll: its finished_ttl starts now
+    drew_run_id: bool = False
+    run_assigned: bool = False
+    finished: bool = False
 
 
 def valid_task_id(task_id: str) -> bool:
@@ -132,56 +145,67 @@ def new_task(kind: str, task_id: str, scenario: Scenario, now: float, seed: int)
 
 
 def pick_fault(
-    scenario: Scenario, faults: tuple[Fault, ...], key: int, n: int
+    scenario: Scenario, faults: tuple[Fault, ...], key: int, n: int, age: float
 ) -> Fault | None:
-    """The fault request ``n`` meets: the scenario's faults, then the settings' ``faults``,
-    each in order; the first by-number fault naming ``n`` or probability fault drawn wins."""
+    """The fault request ``n`` meets, ``age`` seconds after its task was created: the
+    scenario's faults, then the settings' ``faults``, each in order; the first that names
+    ``n``, has a window holding ``age``, or is a probability fault drawn, wins."""
     for source, listed in ((1, scenario.faults), (2, faults)):
         for i, fault in enumerate(listed):
             if fault.probability is None:
-                if n in fault.polls:
+                if fault.strikes(n, age):
                     return fault
             elif rand.uniform(key, n, source * 1000 + i) < fault.probability:
                 return fault
     return None
 
 
+def settle(task: TaskState, now: float, spare_run_id: int) -> Settled:
+    """Settle ``task`` to the clock, as every poll and every admin read does (the read not
+    counted as a poll): through every time-driven step whose time is up; on SUCCESS, its
+    run id (``spare_run_id`` unless the step names one); at a final last step, its finish
+    time (``now``, the first time it is settled there). So an admin read shows the run id
+    and finish time the next poll answers."""
+    task.settle(now)
+    out = Settled()
+    step = task.current
+    if step.status == SUCCESS and task.run_id is None:
+        out.drew_run_id = step.run_id is None
+        task.run_id = spare_run_id if step.run_id is None else step.run_id
+        out.run_assigned = True
+    if task.finished_at is None and task.finished:
+        task.finished_at = now
+        out.finished = True
+    return out
+
+
 def poll(task: TaskState, now: float, settings: Settings, spare_run_id: int) -> Poll:
-    """Count one request to ``task`` at ``now``: settle it to the clock, give it its run id
-    when it reaches SUCCESS (``spare_run_id`` unless the step names one), pick the request's
+    """Count one request to ``task`` at ``now``: :func:`settle` it, pick the request's
     fault, advance it if the request is answered, record its history."""
     task.requests += 1
     n = task.requests
-    task.settle(now)
+    s = settle(task, now, spare_run_id)
     step = task.current
-    p = Poll(task, n, now, step, None, step.run_id)
-    if step.status == SUCCESS:
-        if task.run_id is None:
-            p.drew_run_id = step.run_id is None
-            task.run_id = spare_run_id if step.run_id is None else step.run_id
-            p.run_assigned = True
-        p.run_id = task.run_id
-    p.fault = pick_fault(task.scenario, settings.faults, task.seed_key, n)
+    run_id = task.run_id if step.status == SUCCESS else step.run_id
+    p = Poll(task, n, now, step, None, run_id, False, s.drew_run_id, s.run_assigned, s.finished)
+    p.fault = pick_fault(task.scenario, settings.faults, task.seed_key, n, now - task.created_at)
     if p.fault is None:
-        p.finished = _advance(task, step, now)
+        _advance(task, step, now)
     _remember(task, p, settings.history_limit)
     return p
 
 
-def _advance(task: TaskState, step: Step, now: float) -> bool:
+def _advance(task: TaskState, step: Step, now: float) -> None:
     """An answered poll: the step holds one poll more, and ends after its ``polls``; the
-    last step holds for ever, and a final one finishes the task. True if it finished now."""
+    last step holds for ever."""
     task.answered += 1
     task.step_polls += 1
-    if task.step == len(task.scenario.steps) - 1:
-        if task.finished_at is None and is_final(step.status):
-            task.finished_at = now
-            return True
-    elif step.polls is not None and task.step_polls >= step.polls:
+    if task.step < len(task.scenario.steps) - 1 and (
+        step.polls is not None and task.step_polls >= step.polls
+    ):
         task.step += 1
         task.step_polls = 0
         task.step_started = now
-    return False
 
 
 def _remember(task: TaskState, p: Poll, limit: int) -> None:

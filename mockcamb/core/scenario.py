@@ -6,18 +6,38 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-import yaml
-
+from .documents import load_document, read_document
 from .errors import ScenarioError
+from .fault_spec import (
+    FAULT_TYPES,
+    MAX_TEXT_BODY,
+    RETRY_AFTER_FORMATS,
+    TEXT_BODY_FAULTS,
+    Fault,
+    FaultType,
+    RetryAfterFormat,
+    fault_from,
+    parse_fault,
+)
+from .parsing import (
+    MAX_PROBLEMS,
+    Found,
+    describe,
+    is_int,
+    is_number,
+    mapping,
+    no_unknown,
+    positive_int,
+    suggest,
+)
 from .problems import FieldPath, LineMap, Problem, plural
 from .spelling import closest
 from .statuses import DOCUMENTED_STATUSES, is_final
-from .text import shorten
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 MAX_LATENCY_MS = 60_000.0
@@ -25,19 +45,7 @@ MAX_STEPS = 1_000
 MAX_FAULTS = 1_000
 MAX_STEP_SECONDS = 10 * 365 * 86_400.0
 
-FaultType = Literal[
-    "http_error", "non_json", "empty_body", "truncated_json", "malformed_json", "drop_connection"
-]
-#: Every fault type, in the order the documents list them (from :data:`FaultType` alone).
-FAULT_TYPES: tuple[FaultType, ...] = get_args(FaultType)
-#: Faults whose ``body`` may be a string: the exact text sent instead of the generated one.
-TEXT_BODY_FAULTS: tuple[FaultType, ...] = ("non_json", "truncated_json", "malformed_json")
-MAX_TEXT_BODY = 1024 * 1024
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
-#: How a fault's ``retry_after`` is sent: delta-seconds (``Retry-After: 5``) or an HTTP date
-#: (``Retry-After: Thu, 01 Jan 1970 00:00:05 GMT``; see :func:`mockcamb.core.faults.http_now`).
-RetryAfterFormat = Literal["seconds", "date"]
-RETRY_AFTER_FORMATS: tuple[RetryAfterFormat, ...] = get_args(RetryAfterFormat)
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 
 
@@ -67,36 +75,6 @@ class Latency:
         if self.kind == "uniform":
             return {"uniform_ms": [self.a, self.b]}
         return {"lognormal": {"median_ms": self.a, "sigma": self.b}}
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """One injected misbehaviour, on given request numbers or with a probability."""
-
-    type: FaultType
-    polls: frozenset[int] = frozenset()
-    probability: float | None = None
-    http_status: int = 503
-    retry_after: float | None = None
-    body: Any = None
-    retry_after_format: RetryAfterFormat = "seconds"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
-        if self.type != "drop_connection":  # a dropped answer has no status code
-            out["http_status"] = self.http_status
-        if self.probability is not None:
-            out["probability"] = self.probability
-        else:
-            ps = sorted(self.polls)
-            out["poll"] = ps[0] if len(ps) == 1 else ps
-        if self.retry_after is not None:
-            out["retry_after"] = self.retry_after
-        if self.retry_after_format != "seconds":
-            out["retry_after_format"] = self.retry_after_format
-        if self.body is not None:
-            out["body"] = self.body
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +110,10 @@ class Scenario:
     seed: int | None = None
     name: str | None = None
     description: str | None = None
+    #: The body the task's result route answers instead of the generated one (a recorded
+    #: result, say): a JSON object, served for every result route with the family's first
+    #: route's builder (``/story-result/{run_id}`` and ``/stories-results``).
+    result: Mapping[str, Any] | None = None
 
     @property
     def has_probability_faults(self) -> bool:
@@ -143,7 +125,7 @@ class Scenario:
             out["faults"] = [f.to_dict() for f in self.faults]
         if self.latency is not None:
             out["latency"] = self.latency.to_dict()
-        for name in ("seed", "name", "description"):
+        for name in ("seed", "name", "description", "result"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -152,95 +134,12 @@ class Scenario:
 
 # --- parsing ---------------------------------------------------------------------------
 
-#: The most problems kept for one document; the rest are counted.
-MAX_PROBLEMS = 50
 
-
-class _Found:
-    """The problems found so far in one document: the first :data:`MAX_PROBLEMS`, and a count
-    of the rest."""
-
-    __slots__ = ("more", "problems")
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.more = 0
-
-    def add(self, path: FieldPath, message: str) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(Problem(path, message))
-        else:
-            self.more += 1
-
-    @property
-    def count(self) -> int:
-        return len(self.problems) + self.more
-
-    def raise_any(self, where: str) -> None:
-        if self.problems:
-            raise ScenarioError(where, self.problems, more=self.more)
-
-
-def _describe(value: Any) -> str:
-    text = json.dumps(value, default=repr)
-    return shorten(text, 60)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _guess(word: Any, known: Sequence[str]) -> str:
-    """``; did you mean X?`` for a string near one of ``known``, else nothing."""
-    guess = closest(word, known) if isinstance(word, str) else None
-    return f"; did you mean {guess}?" if guess else ""
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, from JSON's "\ud800"
-        return False
-    return True
-
-
-def _mapping(value: Any, path: FieldPath, found: _Found) -> Mapping[str, Any] | None:
-    if not isinstance(value, Mapping):
-        found.add(path, f"must be an object, got {_describe(value)}")
-        return None
-    for key in value:
-        if not isinstance(key, str):
-            found.add(path, f"keys must be strings, got {_describe(key)}")
-            return None
-    return value
-
-
-def _no_unknown(
-    doc: Mapping[str, Any], allowed: Sequence[str], path: FieldPath, found: _Found
-) -> None:
-    for key in doc:
-        if key not in allowed:
-            guess = _guess(key, [a for a in allowed if not a.startswith("$")])
-            found.add((*path, key), f"unknown field{guess} (expected one of: {', '.join(allowed)})")
-
-
-def _positive_int(value: Any, path: FieldPath, found: _Found, minimum: int = 1) -> int | None:
-    if not _is_int(value) or value < minimum:
-        found.add(path, f"must be an integer >= {minimum}, got {_describe(value)}")
-        return None
-    return int(value)
-
-
-def _ms(value: Any, path: FieldPath, found: _Found) -> float | None:
-    if not _is_number(value) or value < 0 or value > MAX_LATENCY_MS:
+def _ms(value: Any, path: FieldPath, found: Found) -> float | None:
+    if not is_number(value) or value < 0 or value > MAX_LATENCY_MS:
         found.add(
             path,
-            f"must be a number of milliseconds from 0 to {MAX_LATENCY_MS:g}, "
-            f"got {_describe(value)}",
+            f"must be a number of milliseconds from 0 to {MAX_LATENCY_MS:g}, got {describe(value)}",
         )
         return None
     return float(value)
@@ -249,13 +148,13 @@ def _ms(value: Any, path: FieldPath, found: _Found) -> float | None:
 _LATENCY_KINDS = ("fixed_ms", "uniform_ms", "lognormal")
 
 
-def _latency(value: Any, path: FieldPath, found: _Found) -> Latency | None:
+def _latency(value: Any, path: FieldPath, found: Found) -> Latency | None:
     if value is None:
         return None
-    doc = _mapping(value, path, found)
+    doc = mapping(value, path, found)
     if doc is None:
         return None
-    _no_unknown(doc, _LATENCY_KINDS, path, found)
+    no_unknown(doc, _LATENCY_KINDS, path, found)
     kinds = [k for k in _LATENCY_KINDS if k in doc]
     if len(kinds) != 1:
         found.add(path, "needs exactly one of fixed_ms, uniform_ms, lognormal")
@@ -268,7 +167,7 @@ def _latency(value: Any, path: FieldPath, found: _Found) -> Latency | None:
     if kind == "uniform_ms":
         pair = doc[kind]
         if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
-            found.add(where, f"must be [lo, hi], got {_describe(pair)}")
+            found.add(where, f"must be [lo, hi], got {describe(pair)}")
             return None
         lo = _ms(pair[0], (*where, 0), found)
         hi = _ms(pair[1], (*where, 1), found)
@@ -278,19 +177,19 @@ def _latency(value: Any, path: FieldPath, found: _Found) -> Latency | None:
             found.add(where, f"hi ({hi:g}) is below lo ({lo:g})")
             return None
         return Latency("uniform", lo, hi)
-    ln = _mapping(doc[kind], where, found)
+    ln = mapping(doc[kind], where, found)
     if ln is None:
         return None
     before = found.count
-    _no_unknown(ln, ("median_ms", "sigma"), where, found)
+    no_unknown(ln, ("median_ms", "sigma"), where, found)
     median = None
     if "median_ms" not in ln:
         found.add((*where, "median_ms"), "is required")
     else:
         median = _ms(ln["median_ms"], (*where, "median_ms"), found)
     sigma = ln.get("sigma", 0.5)
-    if not _is_number(sigma) or not 0 <= sigma <= 5:
-        found.add((*where, "sigma"), f"must be a number from 0 to 5, got {_describe(sigma)}")
+    if not is_number(sigma) or not 0 <= sigma <= 5:
+        found.add((*where, "sigma"), f"must be a number from 0 to 5, got {describe(sigma)}")
     if median is None or found.count > before:
         return None
     return Latency("lognormal", median, float(sigma))
@@ -300,134 +199,37 @@ def parse_latency(value: Any, where: str = "latency") -> Latency | None:
     """Parse ``{"fixed_ms": N}``, ``{"uniform_ms": [lo, hi]}`` or
     ``{"lognormal": {"median_ms": M, "sigma": S}}``; ``None`` means no added latency.
     Raises :class:`ScenarioError` with every problem, under ``where``."""
-    found = _Found()
+    found = Found()
     latency = _latency(value, (), found)
     found.raise_any(where)
     return latency
-
-
-_FAULT_FIELDS = (
-    "poll",
-    "probability",
-    "type",
-    "http_status",
-    "retry_after",
-    "retry_after_format",
-    "body",
-)
-
-
-def _fault(value: Any, path: FieldPath, found: _Found) -> Fault | None:
-    doc = _mapping(value, path, found)
-    if doc is None:
-        return None
-    before = found.count
-    _no_unknown(doc, _FAULT_FIELDS, path, found)
-    ftype = doc.get("type", "http_error")
-    type_ok = ftype in FAULT_TYPES
-    if not type_ok:
-        found.add(
-            (*path, "type"),
-            f"must be one of {', '.join(FAULT_TYPES)}, got {_describe(ftype)}"
-            + _guess(ftype, FAULT_TYPES),
-        )
-    if ("poll" in doc) == ("probability" in doc):
-        found.add(path, "needs exactly one of 'poll' (request numbers) or 'probability'")
-    polls: frozenset[int] = frozenset()
-    probability: float | None = None
-    if "poll" in doc:
-        raw = doc["poll"]
-        if isinstance(raw, list):
-            if not raw:
-                found.add((*path, "poll"), "must not be empty")
-            items = [((*path, "poll", i), p) for i, p in enumerate(raw)]
-        else:
-            items = [((*path, "poll"), raw)]
-        numbers = [_positive_int(p, where, found) for where, p in items]
-        polls = frozenset(n for n in numbers if n is not None)
-    if "probability" in doc:
-        p = doc["probability"]
-        if not _is_number(p) or not 0 <= p <= 1:
-            found.add((*path, "probability"), f"must be a number from 0 to 1, got {_describe(p)}")
-        else:
-            probability = float(p)
-    low = 400 if ftype == "http_error" else 200
-    status = doc.get("http_status", 200)
-    if "http_status" in doc:
-        if not _is_int(status) or not low <= status <= 599:
-            found.add(
-                (*path, "http_status"),
-                f"must be an integer from {low} to 599, got {_describe(status)}",
-            )
-    elif ftype == "http_error":
-        found.add((*path, "http_status"), "is required for an http_error fault")
-    retry_after = doc.get("retry_after")
-    if retry_after is not None and (not _is_number(retry_after) or not 0 <= retry_after <= 86_400):
-        found.add(
-            (*path, "retry_after"),
-            f"must be a number of seconds from 0 to 86400, got {_describe(retry_after)}",
-        )
-    ra_format = doc.get("retry_after_format", "seconds")
-    if ra_format not in RETRY_AFTER_FORMATS:
-        found.add(
-            (*path, "retry_after_format"),
-            f"must be one of {', '.join(RETRY_AFTER_FORMATS)}, got {_describe(ra_format)}"
-            + _guess(ra_format, RETRY_AFTER_FORMATS),
-        )
-    elif "retry_after_format" in doc and retry_after is None:
-        found.add((*path, "retry_after_format"), "needs retry_after (the seconds)")
-    body = doc.get("body")
-    if body is not None and type_ok and ftype != "http_error":
-        if ftype not in TEXT_BODY_FAULTS:
-            found.add(
-                (*path, "body"), f"is only allowed on http_error and {', '.join(TEXT_BODY_FAULTS)}"
-            )
-        elif not isinstance(body, str) or len(body) > MAX_TEXT_BODY or not _utf8(body):
-            found.add(
-                (*path, "body"),
-                f"on a {ftype} fault must be a string of at most {MAX_TEXT_BODY} characters "
-                "(the exact text sent; a JSON body goes on an http_error fault), "
-                f"got {_describe(body)}",
-            )
-    if found.count > before:
-        return None
-    return Fault(ftype, polls, probability, int(status), retry_after, body, ra_format)
-
-
-def parse_fault(value: Any, where: str) -> Fault:
-    """Parse one entry of ``faults``; raises :class:`ScenarioError` with every problem."""
-    found = _Found()
-    fault = _fault(value, (), found)
-    found.raise_any(where)
-    assert fault is not None
-    return fault
 
 
 _STEP_FIELDS = ("status", "polls", "seconds", "run_id", "message", "exception_reason", "extra")
 _RESERVED = ("status", "run_id", "message", "exception_reason")
 
 
-def _step(value: Any, path: FieldPath, last: bool, found: _Found) -> Step | None:
-    doc = _mapping(value, path, found)
+def _step(value: Any, path: FieldPath, last: bool, found: Found) -> Step | None:
+    doc = mapping(value, path, found)
     if doc is None:
         return None
     before = found.count
-    _no_unknown(doc, _STEP_FIELDS, path, found)
+    no_unknown(doc, _STEP_FIELDS, path, found)
     status = doc.get("status")
     status_ok = isinstance(status, str) and bool(status.strip()) and len(status) <= 100
     if not status_ok:
         found.add(
             (*path, "status"),
-            f"must be a non-empty string of at most 100 characters, got {_describe(status)}",
+            f"must be a non-empty string of at most 100 characters, got {describe(status)}",
         )
     polls = seconds = None
     if "polls" in doc:
-        polls = _positive_int(doc["polls"], (*path, "polls"), found)
+        polls = positive_int(doc["polls"], (*path, "polls"), found)
     if "seconds" in doc:
         s = doc["seconds"]
-        if not _is_number(s) or not 0 < s <= MAX_STEP_SECONDS:
+        if not is_number(s) or not 0 < s <= MAX_STEP_SECONDS:
             found.add(
-                (*path, "seconds"), f"must be a number > 0 (at most 10 years), got {_describe(s)}"
+                (*path, "seconds"), f"must be a number > 0 (at most 10 years), got {describe(s)}"
             )
         else:
             seconds = float(s)
@@ -450,15 +252,15 @@ def _step(value: Any, path: FieldPath, last: bool, found: _Found) -> Step | None
                 "never changes)",
             )
     run_id = doc.get("run_id")
-    if run_id is not None and (not _is_int(run_id) or not 0 <= run_id < 2**63):
-        found.add((*path, "run_id"), f"must be a non-negative integer, got {_describe(run_id)}")
+    if run_id is not None and (not is_int(run_id) or not 0 <= run_id < 2**63):
+        found.add((*path, "run_id"), f"must be a non-negative integer, got {describe(run_id)}")
     message = doc.get("message")
     if message is not None and not isinstance(message, (str, Mapping)):
-        found.add((*path, "message"), f"must be a string or an object, got {_describe(message)}")
+        found.add((*path, "message"), f"must be a string or an object, got {describe(message)}")
     reason = doc.get("exception_reason")
     if reason is not None and not isinstance(reason, str):
-        found.add((*path, "exception_reason"), f"must be a string, got {_describe(reason)}")
-    extra = _mapping(doc.get("extra", {}), (*path, "extra"), found)
+        found.add((*path, "exception_reason"), f"must be a string, got {describe(reason)}")
+    extra = mapping(doc.get("extra", {}), (*path, "extra"), found)
     for key in extra or ():
         if key in _RESERVED:
             found.add((*path, "extra", key), f"set '{key}' on the step itself")
@@ -478,21 +280,53 @@ def _step(value: Any, path: FieldPath, last: bool, found: _Found) -> Step | None
 def parse_step(value: Any, where: str, last: bool) -> Step:
     """Parse one entry of ``steps``; ``last`` says whether it is the final, endless one.
     Raises :class:`ScenarioError` with every problem."""
-    found = _Found()
+    found = Found()
     step = _step(value, (), last, found)
     found.raise_any(where)
     assert step is not None
     return step
 
 
-_SCENARIO_FIELDS = ("steps", "faults", "latency", "seed", "name", "description", "$schema")
+_SCENARIO_FIELDS = (
+    "steps",
+    "faults",
+    "latency",
+    "seed",
+    "name",
+    "description",
+    "result",
+    "$schema",
+)
+MAX_RESULT_BYTES = 1024 * 1024
 
 
-def _scenario(value: Any, found: _Found) -> Scenario | None:
-    doc = _mapping(value, (), found)
+def _result(value: Any, found: Found) -> dict[str, Any] | None:
+    """``result``: a JSON object of at most :data:`MAX_RESULT_BYTES`, kept as plain JSON."""
+    if value is None:
+        return None
+    doc = mapping(value, ("result",), found)
     if doc is None:
         return None
-    _no_unknown(doc, _SCENARIO_FIELDS, (), found)
+    try:
+        text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError, RecursionError):
+        found.add(
+            ("result",), "must be a JSON object (the result body), got a value JSON cannot hold"
+        )
+        return None
+    if size > MAX_RESULT_BYTES:
+        found.add(("result",), f"is {size} bytes as JSON; at most {MAX_RESULT_BYTES}")
+        return None
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
+def _scenario(value: Any, found: Found) -> Scenario | None:
+    doc = mapping(value, (), found)
+    if doc is None:
+        return None
+    no_unknown(doc, _SCENARIO_FIELDS, (), found)
     raw_steps = doc.get("steps")
     steps: list[Step | None] = []
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -509,16 +343,17 @@ def _scenario(value: Any, found: _Found) -> Scenario | None:
     elif len(raw_faults) > MAX_FAULTS:
         found.add(("faults",), f"has {plural(len(raw_faults), 'fault')}; at most {MAX_FAULTS}")
     else:
-        faults = [_fault(f, ("faults", i), found) for i, f in enumerate(raw_faults)]
+        faults = [fault_from(f, ("faults", i), found) for i, f in enumerate(raw_faults)]
     latency = _latency(doc.get("latency"), ("latency",), found)
     seed = doc.get("seed")
-    if seed is not None and not _is_int(seed):
-        found.add(("seed",), f"must be an integer, got {_describe(seed)}")
+    if seed is not None and not is_int(seed):
+        found.add(("seed",), f"must be an integer, got {describe(seed)}")
     name = doc.get("name")
     description = doc.get("description")
     for key, v in (("name", name), ("description", description)):
         if v is not None and not isinstance(v, str):
-            found.add((key,), f"must be a string, got {_describe(v)}")
+            found.add((key,), f"must be a string, got {describe(v)}")
+    result = _result(doc.get("result"), found)
     if found.count:
         return None
     return Scenario(
@@ -528,6 +363,7 @@ def _scenario(value: Any, found: _Found) -> Scenario | None:
         seed,
         name,
         description,
+        result,
     )
 
 
@@ -537,7 +373,7 @@ def parse_scenario(value: Any, where: str = "scenario") -> Scenario:
     Raises :class:`ScenarioError` listing every problem, each naming the field under
     ``where`` (``scenario.steps[1].polls``) and the fix.
     """
-    found = _Found()
+    found = Found()
     scenario = _scenario(value, found)
     found.raise_any(where)
     assert scenario is not None
@@ -559,7 +395,7 @@ def scenario_warnings(scenario: Scenario) -> tuple[Problem, ...]:
         out.append(
             Problem(
                 ("steps", i, "status"),
-                f"{_describe(step.status)} is a custom status, {why}; did you mean {guess}?",
+                f"{describe(step.status)} is a custom status, {why}; did you mean {guess}?",
                 warning=True,
             )
         )
@@ -567,49 +403,6 @@ def scenario_warnings(scenario: Scenario) -> tuple[Problem, ...]:
 
 
 # --- presets and files ------------------------------------------------------------------
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, int | None]:
-    """A one-line description of a YAML error, and its line (PyYAML's own text names the
-    source ``<unicode string>``)."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        text = exc.problem or exc.context or "cannot be parsed"
-        if exc.problem and exc.context:
-            cm = exc.context_mark
-            text += f" ({exc.context}" + (f" at line {cm.line + 1})" if cm else ")")
-        return text, None if mark is None else mark.line + 1
-    if isinstance(exc, yaml.reader.ReaderError):
-        return f"{exc.reason} (character {exc.position})", None
-    return type(exc).__name__, None
-
-
-def read_document(path: Path) -> tuple[str, Any]:
-    """A YAML or JSON file's text and its contents, read with a safe loader. Raises
-    :class:`ScenarioError` located in the file (``FILE:LINE: is not valid YAML: ...``)."""
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("", f"cannot be read: {exc}", file=file) from None
-    kind = "JSON" if path.suffix == ".json" else "YAML"
-    line: int | None = None
-    try:
-        if kind == "JSON":
-            return text, json.loads(text)
-        return text, yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        problem, line = f"{exc.msg} (column {exc.colno})", exc.lineno
-    except yaml.YAMLError as exc:
-        problem, line = _yaml_problem(exc)
-    except (ValueError, RecursionError):
-        problem = "nested too deeply" if kind == "YAML" else "cannot be decoded"
-    raise ScenarioError("", [Problem((), f"is not valid {kind}: {problem}", line=line)], file=file)
-
-
-def load_document(path: Path) -> Any:
-    """Read a YAML or JSON file with a safe loader."""
-    return read_document(path)[1]
 
 
 def preset_names() -> list[str]:
@@ -621,10 +414,10 @@ def preset_names() -> list[str]:
 def load_preset(name: str) -> Scenario:
     """A shipped preset by name, parsed once and shared by every task that runs it."""
     if not _PRESET_NAME.match(name) or not (PRESET_DIR / f"{name}.yaml").is_file():
-        guess = _guess(name, preset_names())
+        guess = suggest(name, preset_names())
         raise ScenarioError(
             "scenario",
-            f"no preset named {_describe(name)}{guess} (presets: {', '.join(preset_names())})",
+            f"no preset named {describe(name)}{guess} (presets: {', '.join(preset_names())})",
         )
     path = PRESET_DIR / f"{name}.yaml"
     scenario = parse_scenario(load_document(path), where=f"preset {name}")
@@ -632,7 +425,7 @@ def load_preset(name: str) -> Scenario:
 
 
 def _with_name(s: Scenario, name: str) -> Scenario:
-    return Scenario(s.steps, s.faults, s.latency, s.seed, name, s.description)
+    return replace(s, name=name)
 
 
 def check_scenario_file(path: str | Path) -> tuple[Scenario, tuple[Problem, ...]]:
@@ -660,12 +453,124 @@ def is_file_spec(spec: str) -> bool:
     return spec.endswith((".yaml", ".yml", ".json")) or "/" in spec
 
 
-def resolve_scenario(spec: Any, *, allow_files: bool = False) -> Scenario:
-    """A scenario from a preset name, a document, or (CLI only) a file path."""
+# --- the library: named scenarios of one emulator (recorded lives, say) ---------------------
+
+#: How a scenario of the library is named where a preset name goes (``recorded/<name>``).
+LIBRARY_PREFIX = "recorded/"
+MAX_LIBRARY = 10_000
+#: Library names listed in an error at most.
+_SHOWN_NAMES = 20
+
+
+def check_library_name(name: Any, where: str = "name") -> str:
+    """A name for the library: 1-100 letters, digits, ``_`` and ``-`` (as presets)."""
+    if not isinstance(name, str) or not _PRESET_NAME.match(name):
+        raise ScenarioError(
+            where, f"must be 1 to 100 letters, digits, '_' or '-', got {describe(name)}"
+        )
+    return name
+
+
+def library_name(spec: Any) -> str | None:
+    """The library name in a ``recorded/<name>`` spec, else None."""
+    if isinstance(spec, str) and spec.startswith(LIBRARY_PREFIX):
+        name = spec[len(LIBRARY_PREFIX) :]
+        return name if _PRESET_NAME.match(name) else None
+    return None
+
+
+def in_library(scenario: Scenario, name: str) -> Scenario:
+    """``scenario`` as the library keeps it under ``name``: named ``recorded/<name>`` unless
+    it has a name of its own."""
+    return scenario if scenario.name else _with_name(scenario, LIBRARY_PREFIX + name)
+
+
+def library_scenario(name: str, library: Mapping[str, Scenario]) -> Scenario:
+    """The library's scenario ``name``; a :class:`ScenarioError` naming the known ones."""
+    found = library.get(name)
+    if found is not None:
+        return found
+    known = sorted(library)
+    shown = ", ".join(LIBRARY_PREFIX + k for k in known[:_SHOWN_NAMES])
+    more = f" and {len(known) - _SHOWN_NAMES} more" if len(known) > _SHOWN_NAMES else ""
+    listed = f"recorded: {shown}{more}" if known else "the library is empty: load it with "
+    if not known:
+        listed += "serve --replay DIR, settings.scenarios or PUT /__admin/scenarios/<name>"
+    raise ScenarioError(
+        "scenario",
+        f"no scenario named {describe(LIBRARY_PREFIX + name)}"
+        f"{suggest(LIBRARY_PREFIX + name, [LIBRARY_PREFIX + k for k in known])} ({listed})",
+    )
+
+
+def load_scenario_dir(path: str | Path) -> dict[str, Scenario]:
+    """Every ``*.yaml`` / ``*.yml`` scenario file of a directory (a ``mockcamb record --out``
+    directory is one), by file name without its suffix."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ScenarioError("", f"no such directory: {directory}")
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    out: dict[str, Scenario] = {}
+    for file in files:
+        if file.name.startswith(".") or not _PRESET_NAME.match(file.stem):
+            continue
+        out[file.stem] = in_library(load_scenario_file(file), file.stem)
+    return out
+
+
+def resolve_scenario(
+    spec: Any, *, allow_files: bool = False, library: Mapping[str, Scenario] | None = None
+) -> Scenario:
+    """A scenario from a preset name, ``recorded/<name>`` of ``library``, a document, or
+    (CLI only) a file path."""
     if isinstance(spec, Scenario):
         return spec
     if isinstance(spec, str):
+        name = library_name(spec)
+        if name is not None and library is not None:
+            return library_scenario(name, library)
         if allow_files and is_file_spec(spec):
             return load_scenario_file(spec)
         return load_preset(spec)
     return parse_scenario(spec)
+
+
+__all__ = [
+    "FAULT_TYPES",
+    "LIBRARY_PREFIX",
+    "MAX_FAULTS",
+    "MAX_LATENCY_MS",
+    "MAX_LIBRARY",
+    "MAX_PROBLEMS",
+    "MAX_RESULT_BYTES",
+    "MAX_STEPS",
+    "MAX_STEP_SECONDS",
+    "MAX_TEXT_BODY",
+    "PRESET_DIR",
+    "RETRY_AFTER_FORMATS",
+    "TEXT_BODY_FAULTS",
+    "Fault",
+    "FaultType",
+    "Latency",
+    "RetryAfterFormat",
+    "Scenario",
+    "Step",
+    "check_library_name",
+    "check_scenario_file",
+    "in_library",
+    "is_file_spec",
+    "library_name",
+    "library_scenario",
+    "load_document",
+    "load_preset",
+    "load_scenario_dir",
+    "load_scenario_file",
+    "parse_fault",
+    "parse_latency",
+    "parse_scenario",
+    "parse_step",
+    "preset_names",
+    "read_document",
+    "resolve_scenario",
+    "scenario_warnings",
+]

@@ -9,11 +9,15 @@ from typing import Any
 from .errors import ConfigError, ScenarioError
 from .problems import plural
 from .scenario import (
+    MAX_LIBRARY,
     MAX_PROBLEMS,
     Fault,
     Latency,
     Scenario,
+    check_library_name,
+    in_library,
     load_preset,
+    load_scenario_dir,
     parse_fault,
     parse_latency,
     resolve_scenario,
@@ -33,6 +37,7 @@ SETTING_FIELDS = (
     "max_tasks",
     "finished_ttl",
     "history_limit",
+    "scenarios",
 )
 
 
@@ -54,6 +59,8 @@ class Settings:
     max_tasks: int = 200_000
     finished_ttl: float | None = None
     history_limit: int = 50
+    #: The library: named scenarios new tasks may run as ``recorded/<name>``.
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON view; accepted keys are counted, never shown."""
@@ -68,6 +75,7 @@ class Settings:
             "max_tasks": self.max_tasks,
             "finished_ttl": self.finished_ttl,
             "history_limit": self.history_limit,
+            "scenarios": {name: sc.to_dict() for name, sc in self.scenarios.items()},
         }
 
 
@@ -107,6 +115,9 @@ def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> S
                 f"{', '.join(SETTING_FIELDS)}"
             )
     changes: dict[str, Any] = {}
+    if "scenarios" in doc:
+        changes["scenarios"] = parse_library(doc["scenarios"], allow_files=allow_files)
+    library = changes.get("scenarios", base.scenarios)
     try:
         if "api_keys" in doc:
             keys = doc["api_keys"]
@@ -133,7 +144,7 @@ def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> S
         if "default_scenario" in doc:
             try:
                 changes["default_scenario"] = resolve_scenario(
-                    doc["default_scenario"], allow_files=allow_files
+                    doc["default_scenario"], allow_files=allow_files, library=library
                 )
             except ScenarioError as exc:
                 raise ConfigError(exc.within("settings.default_scenario")) from None
@@ -164,6 +175,46 @@ def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> S
     except ScenarioError as exc:  # latency and faults, parsed under their settings.* names
         raise ConfigError(str(exc)) from None
     return replace(base, **changes)
+
+
+def parse_library(value: Any, *, allow_files: bool = False) -> dict[str, Scenario]:
+    """``settings.scenarios``: ``{name: scenario}`` (a preset name, a document, or with
+    ``allow_files`` a file), or with ``allow_files`` a directory of scenario files. Replaces
+    the whole library; ``PUT /__admin/scenarios/<name>`` changes one entry."""
+    where = "settings.scenarios"
+    library: dict[str, Scenario] = {}
+    try:
+        if isinstance(value, str) and allow_files:
+            library = load_scenario_dir(value)
+        elif isinstance(value, Mapping):
+            for name, spec in value.items():
+                check_library_name(name, f"{where} key")
+                try:
+                    scenario = resolve_scenario(spec, allow_files=allow_files)
+                except ScenarioError as exc:
+                    raise ConfigError(exc.within(f"{where}.{name}")) from None
+                library[name] = in_library(scenario, name)
+        else:
+            form = "an object of {name: scenario}" + (" or a directory" if allow_files else "")
+            raise ConfigError(f"{where}: must be {form}, got {type(value).__name__}")
+    except ScenarioError as exc:
+        raise ConfigError(exc.within(where)) from None
+    if len(library) > MAX_LIBRARY:
+        raise ConfigError(f"{where}: has {len(library)} scenarios; at most {MAX_LIBRARY}")
+    return library
+
+
+def with_scenario(base: Settings, name: str, scenario: Scenario | None) -> Settings:
+    """``base`` with the library's entry ``name`` set to ``scenario`` (None: removed)."""
+    check_library_name(name)
+    library = dict(base.scenarios)
+    if scenario is None:
+        library.pop(name, None)
+    else:
+        library[name] = in_library(scenario, name)
+        if len(library) > MAX_LIBRARY:
+            raise ConfigError(f"scenarios: the library holds at most {MAX_LIBRARY}")
+    return replace(base, scenarios=library)
 
 
 def settings_warnings(doc: Mapping[str, Any], settings: Settings) -> list[str]:

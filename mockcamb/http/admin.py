@@ -1,4 +1,5 @@
-"""The admin API under ``/__admin``: tasks, the clock, the journal, settings, presets.
+"""The admin API under ``/__admin``: tasks, the clock, the journal, settings, presets, the
+library of named scenarios.
 
 Every view is a thin call on :class:`~mockcamb.core.emulator.Emulator`; user errors raise
 :class:`~mockcamb.core.errors.MockCambError`, which the app answers as a JSON 400.
@@ -12,9 +13,18 @@ from flask import Blueprint, Response, request
 
 from ..core.bodies import json_body
 from ..core.emulator import check_task_id
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, ScenarioError
 from ..core.routes import family
-from ..core.scenario import Scenario, load_preset, parse_scenario, preset_names, scenario_warnings
+from ..core.scenario import (
+    LIBRARY_PREFIX,
+    Scenario,
+    check_library_name,
+    library_scenario,
+    load_preset,
+    parse_scenario,
+    preset_names,
+    scenario_warnings,
+)
 from ..core.settings import settings_warnings
 from .auth import check_admin_token
 from .wsgi import ADMIN_PREFIX, emulator, json_error
@@ -152,6 +162,45 @@ def admin_presets() -> dict[str, Any]:
 def admin_validate() -> dict[str, Any]:
     scenario = parse_scenario(_body())
     return {"valid": True, "scenario": scenario.to_dict(), "warnings": _warnings(scenario)}
+
+
+# --- the library: named scenarios new tasks run as recorded/<name> -------------------------
+
+
+@admin.get("/scenarios")
+def admin_library() -> dict[str, Any]:
+    library = emulator().settings.scenarios
+    return {"scenarios": {name: sc.to_dict() for name, sc in sorted(library.items())}}
+
+
+@admin.get("/scenarios/<name>")
+def admin_library_get(name: str) -> Response | dict[str, Any]:
+    library = emulator().settings.scenarios
+    try:
+        scenario = library_scenario(check_library_name(name), library)
+    except ScenarioError as exc:
+        return json_error(404, exc.problems[0].message)
+    return {"name": name, "use": LIBRARY_PREFIX + name, "scenario": scenario.to_dict()}
+
+
+@admin.put("/scenarios/<name>")
+def admin_library_put(name: str) -> dict[str, Any]:
+    check_library_name(name)
+    scenario = emulator().put_scenario(name, parse_scenario(_body()))
+    return {
+        "name": name,
+        "use": LIBRARY_PREFIX + name,
+        "scenario": scenario.to_dict(),
+        "warnings": _warnings(scenario),
+    }
+
+
+@admin.delete("/scenarios/<name>")
+def admin_library_delete(name: str) -> Response | dict[str, Any]:
+    check_library_name(name)
+    if not emulator().delete_scenario(name):
+        return json_error(404, f"No scenario named {LIBRARY_PREFIX}{name} in the library")
+    return {"deleted": name}
 
 
 def _warnings(scenario: Scenario) -> list[str]:

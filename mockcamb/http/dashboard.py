@@ -218,7 +218,7 @@ def fault_origin(
                 continue
             polls = f.get("poll")
             on = polls if isinstance(polls, list) else [polls]
-            if "probability" in f or n in on:
+            if "probability" in f or "seconds" in f or n in on:  # a window: by its time
                 candidates.append((source, i, f))
     if not candidates:
         return Origin("unknown", 0, None)
@@ -228,7 +228,7 @@ def fault_origin(
         source,
         i,
         float(ra) if isinstance(ra, (int, float)) else None,
-        ambiguous="probability" in f and len(candidates) > 1,
+        ambiguous=("probability" in f or "seconds" in f) and len(candidates) > 1,
     )
 
 

@@ -12,10 +12,9 @@ from typing import Any, NamedTuple
 
 from ..core.emulator import Emulator
 from ..core.errors import ConfigError, MockCambError
-from ..core.routes import FAMILIES, KINDS
-from ..core.scenario import Scenario, load_document, parse_scenario
+from ..core.scenario import Scenario, library_name, load_document, parse_scenario
 from .recording import body_bytes, read_record, record_files
-from .scenario import convert, revision_of
+from .scenario import convert, emulator_family, revision_of
 
 log = logging.getLogger("mockcamb.record")
 
@@ -41,19 +40,6 @@ class Recorded(NamedTuple):
     task_id: str
     scenario: Scenario
     result: RecordedBody | None
-
-
-def emulator_family(path_family: str) -> str:
-    """The emulator's family for the first segment of a recorded status path: the same name
-    (``story``, ``dub``), or the family polled there (``transcribe`` is ``transcription``,
-    ``translate`` is ``translation``, ``sub`` is ``subtitles``). An unknown one stays as it
-    is; the emulator names its families when asked to create it."""
-    if path_family in KINDS:
-        return path_family
-    for fam in FAMILIES:
-        if f"/{path_family}" in fam.status:
-            return fam.name
-    return path_family
 
 
 def _directory(directory: str | Path, option: str) -> Path:
@@ -105,6 +91,17 @@ def recorded_scenarios(directory: str | Path, option: str = "--replay") -> dict[
     return {str(rec.scenario.name): rec.scenario for rec in load_recordings(directory, option)}
 
 
+def _library(loaded: Sequence[Recorded]) -> dict[str, Scenario]:
+    """The recorded lives as the emulator's library keeps them: by ``<name>`` of their
+    ``recorded/<name>`` (a scenario renamed otherwise by hand is left out)."""
+    out = {}
+    for rec in loaded:
+        name = library_name(rec.scenario.name)
+        if name is not None:
+            out[name] = rec.scenario
+    return out
+
+
 def preload_recordings(
     emulator: Emulator,
     directory: str | Path | Sequence[Recorded],
@@ -114,8 +111,9 @@ def preload_recordings(
 ) -> list[Recorded]:
     """Create every recorded task (of ``directory``, or already loaded) on ``emulator`` under
     its recorded family and id, running its recorded scenario from the emulator's current
-    clock time. ``keep_existing``: leave a task that exists already as it is (a shared store
-    that another worker preloaded)."""
+    clock time, and add every recorded life to the emulator's library (new tasks run one with
+    ``x-mockcamb-scenario: recorded/<name>``). ``keep_existing``: leave a task that exists
+    already as it is (a shared store that another worker preloaded)."""
     if isinstance(directory, (str, Path)):
         loaded = list(load_recordings(directory, option))
     else:
@@ -129,4 +127,6 @@ def preload_recordings(
             raise ConfigError(
                 f"{option}: {rec.family} task {rec.task_id!r} ({rec.scenario.name}): {exc}"
             ) from None
+    if loaded:
+        emulator.add_scenarios(_library(loaded))
     return loaded

@@ -1,12 +1,15 @@
 """A recorded task as a scenario: its statuses as steps at the observed times, its error
-answers as faults at their poll numbers (with their bodies as sent); checked by replaying it
-on an emulator.
+answers as faults at the times they were seen (with their bodies as sent), its result body;
+checked by replaying it on an emulator.
 
 A change of status seen between two polls at times ``a < b`` becomes a ``seconds`` step that
 ends in ``(a, b]``, so a client polling at the recorded times sees the recorded answers;
 two different answers at the same clock time (possible only on a virtual clock) become a
-``polls`` step. Every answer the scenario cannot reproduce byte for byte is named in the
-scenario's ``description``.
+``polls`` step. Likewise an error answer seen at time ``t`` becomes a fault on the window
+``seconds: [t, u)``, ``u`` the time of the next poll (for ever after the last one), a run
+of the same error one window; an error answer at the same clock time as another poll keeps
+its poll number, since time cannot tell the two apart. Every answer the scenario cannot
+reproduce byte for byte is named in the scenario's ``description``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -23,7 +27,15 @@ import yaml
 
 from ..core.emulator import Emulator
 from ..core.errors import MockCambError
-from ..core.scenario import MAX_FAULTS, MAX_STEPS, MAX_TEXT_BODY, parse_scenario, parse_step
+from ..core.routes import FAMILIES, KINDS, family
+from ..core.scenario import (
+    MAX_FAULTS,
+    MAX_RESULT_BYTES,
+    MAX_STEPS,
+    MAX_TEXT_BODY,
+    parse_scenario,
+    parse_step,
+)
 from ..core.statuses import is_final
 from .recording import body_bytes, compact_json, looks_like_status
 
@@ -190,22 +202,116 @@ def _ordered(step: dict[str, Any]) -> dict[str, Any]:
     return {k: step[k] for k in order if k in step}
 
 
-def _fault_docs(faults: list[_Fault], notes: list[str]) -> list[dict[str, Any]]:
-    by_spec: dict[str, dict[str, Any]] = {}
+def _windows(
+    faults: list[_Fault], polls: Sequence[Mapping[str, Any]], complete: bool
+) -> dict[int, tuple[float, float | None]]:
+    """The faults placed by time, by poll number: the window ``[t, u)`` of each run of one
+    error answer (in time order) from its first time to the next poll's (``None``: for ever,
+    when the run is the last thing recorded). A fault at a clock time another poll shares
+    is left out (it keeps its number), and so is a last run of a recording cut short."""
+    times = Counter(float(p["t"]) for p in polls)
+    spec_of = {f.n: json.dumps(f.spec, sort_keys=True) for f in faults}
+    order = sorted(polls, key=lambda p: (float(p["t"]), int(p["n"])))
+    out: dict[int, tuple[float, float | None]] = {}
+    i = 0
+    while i < len(order):
+        n, t = int(order[i]["n"]), float(order[i]["t"])
+        key = spec_of.get(n)
+        if key is None or times[t] > 1:
+            i += 1
+            continue
+        run = [n]
+        j = i + 1
+        while j < len(order):
+            m, u = int(order[j]["n"]), float(order[j]["t"])
+            if spec_of.get(m) != key or times[u] > 1:
+                break
+            run.append(m)
+            j += 1
+        end = float(order[j]["t"]) if j < len(order) else None
+        if end is not None or complete:
+            out.update((m, (t, end)) for m in run)
+        i = j
+    return out
+
+
+def _fault_docs(
+    faults: list[_Fault], windows: dict[int, tuple[float, float | None]], notes: list[str]
+) -> list[dict[str, Any]]:
+    """One fault per error answer and placement (by time, by number), in recorded order."""
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
     for f in faults:
-        key = json.dumps(f.spec, sort_keys=True)
-        if key not in by_spec:
-            if len(by_spec) >= MAX_FAULTS:
+        by = "seconds" if f.n in windows else "poll"
+        key = (json.dumps(f.spec, sort_keys=True), by)
+        if key not in docs:
+            if len(docs) >= MAX_FAULTS:
                 notes.append(f"more than {MAX_FAULTS} kinds of error answers: the rest dropped")
                 break
-            by_spec[key] = {"poll": [], **f.spec}
-        by_spec[key]["poll"].append(f.n)
+            docs[key] = {by: [], **f.spec}
+        placed = docs[key][by]
+        if by == "poll":
+            placed.append(f.n)
+        elif not placed or list(windows[f.n]) != placed[-1]:
+            placed.append(list(windows[f.n]))
     out = []
-    for doc in by_spec.values():
-        polls = doc["poll"]
-        doc["poll"] = polls[0] if len(polls) == 1 else polls
+    for doc in docs.values():
+        for by in ("poll", "seconds"):
+            if by in doc and len(doc[by]) == 1:
+                doc[by] = doc[by][0]
         out.append(doc)
     return out
+
+
+def _result(record: Mapping[str, Any], notes: list[str]) -> dict[str, Any] | None:
+    """The result body to serve on replay: the last successful JSON-object fetch of the
+    family's first result route (``/story-result/<run id>``), one without a query first."""
+    try:
+        fam = family(emulator_family(str(record.get("family"))))
+    except MockCambError:
+        return None
+    first = next((r for r in fam.results if not r.bulk), None)
+    if first is None:
+        return None
+    shape = [s for s in first.path.split("/") if s]
+    fetched = []
+    for fetch in record.get("results") or ():
+        path = str(fetch.get("path", ""))
+        segs = [s for s in path.split("?", 1)[0].split("/") if s]
+        code = fetch.get("status_code")
+        body = fetch.get("body") or {}
+        if (
+            isinstance(code, int)
+            and 200 <= code < 300
+            and len(segs) == len(shape)
+            and segs[0] == shape[0]
+            and isinstance(body.get("json"), dict)
+        ):
+            fetched.append(("?" in path, body["json"]))
+    if not fetched:
+        if record.get("results"):
+            notes.append("no JSON result was recorded: the result replays as mockcamb's own")
+        return None
+    plain = [b for queried, b in fetched if not queried]
+    if not plain:
+        notes.append("the result was fetched with a query; it replays for any query")
+    result: dict[str, Any] = (plain or [b for _, b in fetched])[-1]
+    if len(compact_json(result)) > MAX_RESULT_BYTES:
+        notes.append("the result is too large to keep: it replays as mockcamb's own")
+        return None
+    return result
+
+
+def emulator_family(path_family: str) -> str:
+    """The emulator's family for the first segment of a recorded status path: the same name
+    (``story``, ``dub``), or the family polled there (``transcribe`` is ``transcription``,
+    ``translate`` is ``translation``, ``sub`` is ``subtitles``). An unknown one stays as it
+    is; the emulator names its families when asked to create it."""
+    if path_family in KINDS:
+        return path_family
+    for fam in FAMILIES:
+        if f"/{path_family}" in fam.status:
+            return fam.name
+    return path_family
 
 
 class _SetClock:
@@ -287,9 +393,13 @@ def convert(record: Mapping[str, Any]) -> Conversion:
         steps = [{"status": "PENDING"}]
         notes.append("no status answer was recorded: PENDING is assumed")
     scenario: dict[str, Any] = {"name": f"recorded/{record['name']}", "steps": steps}
-    fault_docs = _fault_docs(faults, notes)
+    complete = int(record.get("polls_total") or len(polls)) <= len(polls)
+    fault_docs = _fault_docs(faults, _windows(faults, polls, complete), notes)
     if fault_docs:
         scenario["faults"] = fault_docs
+    result = _result(record, notes)
+    if result is not None:
+        scenario["result"] = result
     differs, why = _check(scenario, polls)
     scenario["description"] = _description(record, polls, len(faults), differs, notes + why)
     parse_scenario(scenario)  # a bug if this ever fails: recordings must always replay

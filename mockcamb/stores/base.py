@@ -82,8 +82,10 @@ class Store(Protocol):
     def get(self, kind: str, task_id: str) -> TaskState | None: ...
 
     def fresh(self, task: TaskState) -> TaskState:
-        """The current state of ``task``, settled to the clock (not counted as a poll), as a
-        detached copy: polls that follow never change it under the caller."""
+        """The current state of ``task``, settled to the clock as a poll settles it
+        (:func:`mockcamb.core.machine.settle`: its run id and finish time too, kept in the
+        store's indexes) but not counted as a poll, as a detached copy: polls that follow
+        never change it under the caller."""
 
     def count(self) -> int: ...
 

@@ -104,8 +104,22 @@ class MemoryStore:
 
     def fresh(self, task: TaskState) -> TaskState:
         with self._lock:
-            task.settle(self.clock.now())
+            now = self.clock.now()
+            key = (task.kind, task.task_id)
+            if self._tasks.get(key) is task:  # kept: settled as a poll settles it
+                self._keep(key, machine.settle(task, now, self._next_run_id), task.run_id, now)
+            else:  # gone meanwhile: its steps only
+                task.settle(now)
             return task.copy()
+
+    def _keep(self, key: Key, s: machine.Settled | Poll, run_id: int | None, now: float) -> None:
+        """Index what settling a task gave it: a drawn run id, its run, its finish."""
+        if s.drew_run_id:
+            self._next_run_id += 1
+        if s.run_assigned and run_id is not None:
+            self._runs[run_id] = key
+        if s.finished:
+            self._finished[key] = now
 
     def count(self) -> int:
         return len(self._tasks)
@@ -135,12 +149,7 @@ class MemoryStore:
             if task.finished_at is not None:
                 self._expire(now)  # this task too, if its time is up: answered, then gone
             p = machine.poll(task, now, self.settings, self._next_run_id)
-            if p.drew_run_id:
-                self._next_run_id += 1
-            if p.run_assigned and p.run_id is not None:
-                self._runs[p.run_id] = key
-            if p.finished:
-                self._finished[key] = now
+            self._keep(key, p, task.run_id, now)
             return p
 
     # --- journal ------------------------------------------------------------------------

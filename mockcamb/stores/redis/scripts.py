@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from math import inf
 from typing import Any
 
 from ...core.scenario import Fault, Latency, Scenario
@@ -54,7 +55,7 @@ POLL_ARGV = (
     "max_tasks",
     "ttl",  # finished_ttl, '' = none
     "history_limit",
-    "global_faults",  # the settings' by-number faults, JSON of fault_list
+    "global_faults",  # the settings' by-number and by-time faults, JSON of fault_list
     "global_prob",  # '1' if the settings have probability faults
     "journal_size",
     "global_delay",  # the settings' delay_ms, see fixed_delay_ms
@@ -64,7 +65,7 @@ POLL_ARGV = (
     "auto_seed",  # its seed key
     "journal_head",  # journal.known_members
     "journal_tail",
-    "phase",  # 'poll', or 'answer' with the fault Python drew
+    "phase",  # 'poll', 'answer' with the fault Python drew, or 'view' (settle only)
     "answer_n",
     "answer_now",
     "answer_code",  # '' = no fault
@@ -82,8 +83,13 @@ def source(name: str) -> str:
 
 
 def fault_list(faults: tuple[Fault, ...]) -> list[list[Any]]:
-    """The by-number faults as poll.lua reads them: ``[[request numbers], code, type]``."""
-    return [[sorted(f.polls), f.http_status, f.type] for f in faults if f.probability is None]
+    """The by-number and by-time faults as poll.lua reads them: ``[[request numbers], code,
+    type, [[from, to], ...]]`` (a window's ``to`` -1 for ever)."""
+    return [
+        [sorted(f.polls), f.http_status, f.type, [[a, -1 if b == inf else b] for a, b in f.windows]]
+        for f in faults
+        if f.probability is None
+    ]
 
 
 def fixed_delay_ms(latency: Latency | None) -> str:

@@ -618,8 +618,15 @@ class RedisStore:
 
     @_guarded
     def fresh(self, task: TaskState) -> TaskState:
-        current = self._load_task(task.kind, task.task_id, history=True) or task
-        current.settle(self.clock.now())
+        # poll.lua's 'view' phase: machine.settle on the server (run id, finish), not counted
+        args = [*self._static, self._member(task.kind, task.task_id), b"", b"", b"", b"", b"view"]
+        while _str(self._poll(args)[0]) == "STALE":
+            self._load()
+            args[: scripts.SETTINGS_ARGS] = self._static
+        current = self._load_task(task.kind, task.task_id, history=True)
+        if current is None:  # gone meanwhile: its steps only
+            task.settle(self.clock.now())
+            return task
         return current
 
     @_guarded
@@ -667,10 +674,10 @@ class RedisStore:
             raise StaleSettings
         fault: Fault | None = None
         if tag == "BEGIN":  # probability faults: the draw is made here, from the number
-            n, now = int(out[1]), _fnum(out[2])
+            n, now, age = int(out[1]), _fnum(out[2]), _fnum(out[2]) - _fnum(out[5])
             drawn_from, seed_key = self._scenario(_str(out[3])), int(out[4])
             while True:  # the request is counted: answer it under the settings of now
-                fault = machine.pick_fault(drawn_from, self._settings.faults, seed_key, n)
+                fault = machine.pick_fault(drawn_from, self._settings.faults, seed_key, n, age)
                 code, ftype = ("", "") if fault is None else (fault.http_status, fault.type)
                 args[: scripts.SETTINGS_ARGS] = self._static
                 args[scripts.PHASE_ARG :] = [b"answer", n, repr(now), code, ftype]
