@@ -130,7 +130,14 @@ def _add_emulator_options(serve: argparse.ArgumentParser) -> None:
         "--journal-size",
         type=integer,
         metavar="N",
-        help="request journal ring size (default 10000; 0 turns it off)",
+        help="request journal ring size (default 10000, at most 1000000; 0 turns it off)",
+    )
+    serve.add_argument(
+        "--journal-bytes",
+        type=integer,
+        metavar="BYTES",
+        help="the journal's byte budget: the oldest entries go first beyond it "
+        "(default 67108864, 64 MiB; 65536 to 17179869184)",
     )
     serve.add_argument(
         "--max-tasks",

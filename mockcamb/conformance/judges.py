@@ -121,7 +121,8 @@ def judge_politeness(run: Run, config: ConformanceConfig) -> str | None:
     polls = [e for e in run.polls() if e.served]
     for prev, cur in itertools.pairwise(polls):
         gap = cur.clock - prev.clock
-        throttled = prev.status_code == 429 or prev.status_code >= 500
+        code = prev.status_code or 0  # None: a dropped connection
+        throttled = code == 429 or code >= 500
         if prev.retry_after is not None and throttled and gap < prev.retry_after - EPS:
             return (
                 f"poll #{cur.seq} came {gap:g} s after a {prev.status_code} with "

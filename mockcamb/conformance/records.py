@@ -18,7 +18,7 @@ class Exchange:
     method: str
     path: str
     clock: float
-    status_code: int
+    status_code: int | None  # None: the connection was dropped
     task_status: str | None
     dropped: bool
     key: str  # ok, missing, wrong

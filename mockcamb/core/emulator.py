@@ -248,7 +248,7 @@ class Emulator:
             p = store.poll(kind, task_id, auto, request)
             if p is None:
                 now = store.now()
-                reply = error_reply(404, _no_task(store, kind, task_id))
+                reply = _no_task(store, kind, task_id)
             else:
                 now = p.now
                 reply = self._answer(p, settings)
@@ -434,7 +434,8 @@ class Emulator:
     ) -> None:
         """Journal one answered request; ``n``, a status poll's request number, defaults to
         the task's count of requests."""
-        if self.store.settings.journal_size == 0:
+        settings = self.store.settings
+        if settings.journal_size == 0:
             return
         task_id = None
         if task is not None:
@@ -451,19 +452,58 @@ class Emulator:
                 dropped=reply.drop,
                 delay=reply.delay,
                 clock=now,
+                hint=reply.hint,
+                keys=settings.api_keys,
             )
         )
 
     def journal(
-        self, kind: str | None = None, task_id: str | None = None, limit: int | None = None
+        self,
+        kind: str | None = None,
+        task_id: str | None = None,
+        limit: int | None = None,
+        *,
+        hinted: bool | None = None,
     ) -> list[dict[str, Any]]:
-        """Journal entries, oldest first, filtered by kind and task id."""
-        out = [
-            dict(e)
+        """Journal entries, oldest first, filtered by kind, task id and whether they carry
+        a near-miss hint; the last ``limit`` of them."""
+        out = self._matching(kind, task_id, hinted)
+        return [dict(e) for e in (out[-limit:] if limit else out)]
+
+    def journal_page(
+        self,
+        kind: str | None = None,
+        task_id: str | None = None,
+        *,
+        limit: int = 1000,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        hinted: bool | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the entries :meth:`journal` filters, oldest first: the first
+        ``limit`` after ``after_seq``, else the last ``limit`` before ``before_seq`` (the
+        newest without a cursor); and whether more match beyond the page, in the direction
+        of paging (newer after ``after_seq``, older otherwise)."""
+        out = self._matching(kind, task_id, hinted)
+        if after_seq is not None:
+            out = [e for e in out if e["seq"] > after_seq]
+            page, more = out[:limit], len(out) > limit
+        else:
+            if before_seq is not None:
+                out = [e for e in out if e["seq"] < before_seq]
+            page, more = out[-limit:], len(out) > limit
+        return [dict(e) for e in page], more
+
+    def _matching(
+        self, kind: str | None, task_id: str | None, hinted: bool | None
+    ) -> list[dict[str, Any]]:
+        return [
+            e
             for e in self.store.journal()
-            if (kind is None or e["kind"] == kind) and (task_id is None or e["task_id"] == task_id)
+            if (kind is None or e["kind"] == kind)
+            and (task_id is None or e["task_id"] == task_id)
+            and (hinted is None or (e.get("hint") is not None) == hinted)
         ]
-        return out[-limit:] if limit else out
 
     def clear_journal(self) -> None:
         self.store.clear_journal()
@@ -488,10 +528,12 @@ def _no_route(method: str, path: str) -> Reply:
         return error_reply(405, "Method Not Allowed", Allow=", ".join(allowed))
     hint = route_hint(method, path)
     detail = f"No route {method} {shorten(path)}"
-    return error_reply(404, f"{detail}; {hint}" if hint else detail)
+    reply = error_reply(404, f"{detail}; {hint}" if hint else detail)
+    reply.hint = hint
+    return reply
 
 
-def _no_task(store: Store, kind: str, task_id: str) -> str:
+def _no_task(store: Store, kind: str, task_id: str) -> Reply:
     """The 404 of a poll for a task that does not exist, with what was probably meant: a
     client-side placeholder instead of an id, or a run id where the task id belongs."""
     detail = f"No {kind} task with id {shorten(task_id)!r}"
@@ -511,4 +553,6 @@ def _no_task(store: Store, kind: str, task_id: str) -> str:
             f"the store was lost at {lost_at} (Redis came back empty), and tasks created "
             "before then with it; create the task again"
         )
-    return f"{detail}: {hint}" if hint else detail
+    reply = error_reply(404, f"{detail}: {hint}" if hint else detail)
+    reply.hint = hint
+    return reply

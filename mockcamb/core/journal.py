@@ -1,5 +1,6 @@
-"""The request journal's entry, defined once: its members, how an answer fills them, and the
-redaction of request headers.
+"""The request journal's entry, defined once: its members, how an answer fills them, its
+bounds and its cost against the byte budget, and the redaction of request headers and of
+the API keys in a path (the names: :mod:`.redaction`).
 
 Every store keeps entries of this shape. The memory store is given whole entries built by
 :func:`entry`; the Redis poll script writes an entry in the same step as the poll, from the
@@ -11,20 +12,39 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .clock import wall_time
+from .redaction import REDACTED, is_secret_header, request_secrets, scrub_target, scrub_text
 from .text import shorten
 
-REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset(
-    {"x-api-key", "authorization", "proxy-authorization", "cookie", "x-admin-token"}
-)
 MAX_JOURNAL_HEADERS = 32
+MAX_HEADER_NAME = 64
 MAX_HEADER_VALUE = 256
+#: The most header text (names and values) an entry keeps; the rest is counted under
+#: :data:`MORE_HEADERS`.
+MAX_HEADERS_TEXT = 4096
+MORE_HEADERS = "..."
 MAX_PATH = 512
+MAX_HINT = 512
+#: What an entry costs against the ``journal_bytes`` budget: about its JSON size, counted as
+#: :func:`entry_bytes` counts it (the same in every store): the fixed members, then the text
+#: of the variable ones, each header :data:`HEADER_BYTES` more.
+ENTRY_BYTES = 256
+HEADER_BYTES = 6
+#: The most one entry can cost (every member at its bound).
+MAX_ENTRY_BYTES = (
+    ENTRY_BYTES
+    + 16  # method
+    + MAX_PATH
+    + 32  # kind
+    + 200  # task_id (machine.valid_task_id)
+    + MAX_HINT
+    + MAX_HEADERS_TEXT
+    + (MAX_JOURNAL_HEADERS + 1) * (HEADER_BYTES + MAX_HEADER_NAME)
+)
 
 #: The members of an entry, in order.
 FIELDS = (
@@ -41,6 +61,7 @@ FIELDS = (
     "clock",
     "wall",
     "headers",
+    "hint",
 )
 #: Known before the request is answered, in the order of :data:`FIELDS`: the members before
 #: and after the ones an answer fills.
@@ -60,14 +81,56 @@ class Request:
 
 
 def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Request headers as the journal keeps them: lower-cased, bounded, secrets redacted."""
+    """Request headers as the journal keeps them: lower-cased, secrets redacted, bounded
+    (:data:`MAX_JOURNAL_HEADERS` of them, names and values cut with a '...' marker, at most
+    :data:`MAX_HEADERS_TEXT` of text; how many more there were under :data:`MORE_HEADERS`)."""
     hdrs: dict[str, str] = {}
+    text = left_out = 0
     for name, value in headers:
-        if len(hdrs) >= MAX_JOURNAL_HEADERS:
-            break
-        low = name.lower()
-        hdrs[low] = REDACTED if low in SECRET_HEADERS else value[:MAX_HEADER_VALUE]
+        low = shorten(name.lower(), MAX_HEADER_NAME)
+        kept = REDACTED if is_secret_header(low) else shorten(value, MAX_HEADER_VALUE)
+        if low not in hdrs and (
+            len(hdrs) >= MAX_JOURNAL_HEADERS or text + len(low) + len(kept) > MAX_HEADERS_TEXT
+        ):
+            left_out += 1
+            continue
+        text += len(low) + len(kept) - len(hdrs.get(low, ""))
+        hdrs[low] = kept
+    if left_out:
+        hdrs[MORE_HEADERS] = f"{left_out} more header{'s' if left_out > 1 else ''} not kept"
     return hdrs
+
+
+def journal_target(request: Request, keys: Container[str] | None) -> str:
+    """The request's path and query as the journal keeps them: without the API keys in them
+    (an accepted key of ``keys``, or a secret header's value this request sent; see
+    :func:`mockcamb.core.redaction.scrub_target`), cut to :data:`MAX_PATH`."""
+    return shorten(scrub_target(request.path, keys, request_secrets(request.headers)), MAX_PATH)
+
+
+def journal_hint(hint: str, request: Request, keys: Container[str] | None) -> str:
+    """A near-miss 404's hint as the journal keeps it: without the API keys in it (as
+    :func:`journal_target`), cut to :data:`MAX_HINT`."""
+    return shorten(scrub_text(hint, keys, request_secrets(request.headers)), MAX_HINT)
+
+
+def journal_task_id(task_id: str, keys: Container[str] | None) -> str:
+    """A task id as the journal keeps it: redacted if it is an accepted API key."""
+    return REDACTED if keys is not None and task_id in keys else task_id
+
+
+def entry_bytes(e: Mapping[str, Any]) -> int:
+    """What an entry costs against ``journal_bytes`` (see :data:`ENTRY_BYTES`)."""
+    hdrs: Mapping[str, str] = e["headers"]
+    return (
+        ENTRY_BYTES
+        + len(e["method"])
+        + len(e["path"])
+        + len(e["kind"] or "")
+        + len(e["task_id"] or "")
+        + len(e["hint"] or "")
+        + sum(len(k) + len(v) + HEADER_BYTES for k, v in hdrs.items())
+    )
 
 
 def entry(
@@ -81,38 +144,50 @@ def entry(
     dropped: bool = False,
     delay: float = 0.0,
     clock: float = 0.0,
+    hint: str | None = None,
+    keys: Container[str] | None = None,
 ) -> dict[str, Any]:
     """One journal entry, ``seq`` 0 (the store numbers it). The task's request number ``n``
-    is kept when the answer has a JSON ``body``; ``task_status`` only from a 200 JSON answer."""
+    is kept when the answer has a JSON ``body``; ``task_status`` only from a 200 JSON answer;
+    a ``dropped`` answer has no status code. ``hint``: what a 404 said the client probably
+    meant; ``keys``: the accepted API keys, scrubbed from the path and the task id."""
     status = body.get("status") if isinstance(body, dict) and status_code == 200 else None
     return {
         "seq": 0,
         "method": request.method,
-        "path": shorten(request.path, MAX_PATH),
+        "path": journal_target(request, keys),
         "kind": kind,
-        "task_id": task_id,
+        "task_id": None if task_id is None else journal_task_id(task_id, keys),
         "request": n if body is not None else None,
-        "status_code": status_code,
-        "task_status": status if isinstance(status, str) else None,
+        "status_code": None if dropped else status_code,
+        "task_status": status if isinstance(status, str) and not dropped else None,
         "dropped": dropped,
         "delay_ms": round(delay * 1000, 3),
         "clock": clock,
         "wall": wall_time(),
         "headers": journal_headers(request.headers),
+        "hint": None if hint is None else journal_hint(hint, request, keys),
     }
 
 
-def known_members(request: Request, kind: str, task_id: str) -> tuple[str, str]:
+def known_members(
+    request: Request, kind: str, task_id: str, keys: Container[str] | None = None
+) -> tuple[str, str, int]:
     """The members of a status poll's entry known before the poll, as JSON text without
     braces: those of :data:`HEAD_FIELDS` and those of :data:`TAIL_FIELDS`, valued as
-    :func:`entry` values them. Written out, not through ``json.dumps``: it is on the Redis
-    store's hot path (tests/test_store_differential.py compares the entries)."""
-    hdrs = ",".join(f"{_q(k)}:{_q(v)}" for k, v in journal_headers(request.headers).items())
+    :func:`entry` values them (a task that answers has no hint), and the entry's
+    :func:`entry_bytes`. Written out, not through ``json.dumps``: it is on the Redis store's
+    hot path (tests/test_store_differential.py compares the entries)."""
+    headers = journal_headers(request.headers)
+    path, tid = journal_target(request, keys), journal_task_id(task_id, keys)
+    hdrs = ",".join(f"{_q(k)}:{_q(v)}" for k, v in headers.items())
     head = (
-        f'"method":{_q(request.method)},"path":{_q(shorten(request.path, MAX_PATH))},'
-        f'"kind":{_q(kind)},"task_id":{_q(task_id)}'
+        f'"method":{_q(request.method)},"path":{_q(path)},'
+        f'"kind":{_q(kind)},"task_id":{_q(tid)}'
     )
-    return head, f'"wall":{wall_time()!r},"headers":{{{hdrs}}}'
+    tail = f'"wall":{wall_time()!r},"headers":{{{hdrs}}},"hint":null'
+    cost = ENTRY_BYTES + len(request.method) + len(path) + len(kind) + len(tid)
+    return head, tail, cost + sum(len(k) + len(v) + HEADER_BYTES for k, v in headers.items())
 
 
 #: A string as JSON text, escaped to ASCII as ``json.dumps`` writes it.

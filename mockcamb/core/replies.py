@@ -16,7 +16,8 @@ def json_bytes(body: Any) -> bytes:
 @dataclass(slots=True)
 class Reply:
     """What to answer, whatever the transport: a status, a JSON body or exact bytes,
-    extra headers, a real-time delay, or a dropped connection."""
+    extra headers, a real-time delay, or a dropped connection. ``hint``: what a near-miss
+    404 said the client probably meant (the journal records it)."""
 
     status_code: int
     body: Any = None
@@ -25,6 +26,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    hint: str | None = None
 
     def payload(self) -> bytes:
         return self.raw if self.raw is not None else json_bytes(self.body)

@@ -26,6 +26,12 @@ from .scenario import (
 from .spelling import closest
 
 UNKNOWN_TASK_POLICIES = ("404", "auto")
+#: The journal's bounds: entries (``journal_size``) and bytes (``journal_bytes``, as
+#: :func:`mockcamb.core.journal.entry_bytes` counts them); whichever binds first.
+MAX_JOURNAL_SIZE = 1_000_000
+DEFAULT_JOURNAL_BYTES = 64 * 1024 * 1024
+MIN_JOURNAL_BYTES = 64 * 1024
+MAX_JOURNAL_BYTES = 16 * 1024 * 1024 * 1024
 SETTING_FIELDS = (
     "api_keys",
     "unknown_task",
@@ -34,6 +40,7 @@ SETTING_FIELDS = (
     "faults",
     "seed",
     "journal_size",
+    "journal_bytes",
     "max_tasks",
     "finished_ttl",
     "history_limit",
@@ -56,6 +63,7 @@ class Settings:
     faults: tuple[Fault, ...] = ()
     seed: int = 0
     journal_size: int = 10_000
+    journal_bytes: int = DEFAULT_JOURNAL_BYTES
     max_tasks: int = 200_000
     finished_ttl: float | None = None
     history_limit: int = 50
@@ -72,6 +80,7 @@ class Settings:
             "faults": [f.to_dict() for f in self.faults],
             "seed": self.seed,
             "journal_size": self.journal_size,
+            "journal_bytes": self.journal_bytes,
             "max_tasks": self.max_tasks,
             "finished_ttl": self.finished_ttl,
             "history_limit": self.history_limit,
@@ -158,7 +167,11 @@ def update_settings(base: Settings, doc: Any, *, allow_files: bool = False) -> S
         if "seed" in doc:
             changes["seed"] = _int_field(doc, "seed", -(2**63), 2**63 - 1)
         if "journal_size" in doc:
-            changes["journal_size"] = _int_field(doc, "journal_size", 0, 10_000_000)
+            changes["journal_size"] = _int_field(doc, "journal_size", 0, MAX_JOURNAL_SIZE)
+        if "journal_bytes" in doc:
+            changes["journal_bytes"] = _int_field(
+                doc, "journal_bytes", MIN_JOURNAL_BYTES, MAX_JOURNAL_BYTES
+            )
         if "max_tasks" in doc:
             changes["max_tasks"] = _int_field(doc, "max_tasks", 1, 100_000_000)
         if "history_limit" in doc:

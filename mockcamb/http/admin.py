@@ -8,6 +8,7 @@ Every view is a thin call on :class:`~mockcamb.core.emulator.Emulator`; user err
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, request
 
@@ -26,6 +27,7 @@ from ..core.scenario import (
     scenario_warnings,
 )
 from ..core.settings import settings_warnings
+from ..core.text import shorten
 from .auth import check_admin_token
 from .wsgi import ADMIN_PREFIX, emulator, json_error
 
@@ -47,13 +49,22 @@ def _body() -> dict[str, Any]:
     return doc
 
 
-def _int_arg(name: str, default: int | None) -> int | None:
+def _int_arg(name: str, default: int | None, lo: int = 1, hi: int = 1_000_000) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
-        raise ConfigError(f"{name}: must be an integer from 1 to 1000000, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not lo <= int(raw) <= hi:
+        raise ConfigError(f"{name}: must be an integer from {lo} to {hi}, got {shorten(raw)!r}")
     return int(raw)
+
+
+def _bool_arg(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise ConfigError(f"{name}: must be true or false, got {shorten(raw)!r}")
+    return raw == "true"
 
 
 @admin.get("/health")
@@ -120,13 +131,42 @@ def admin_advance() -> dict[str, Any]:
     return {"now": emu.advance(doc["seconds"]), "kind": emu.clock.kind}
 
 
+#: The journal's pages: entries per page by default, and at most.
+JOURNAL_PAGE = 1000
+MAX_JOURNAL_PAGE = 10_000
+_CURSORS = ("after_seq", "before_seq")
+
+
 @admin.get("/requests")
 def admin_requests() -> dict[str, Any]:
-    kind = request.args.get("kind")
+    """A page of the journal, oldest first: the newest ``limit`` entries, the first after
+    ``after_seq`` or the last before ``before_seq``; ``next`` links the following page in
+    the same direction (``null`` when none is left), ``last_seq`` is the newest entry's."""
+    args = request.args
+    kind = args.get("kind")
     if kind is not None:
         family(kind)
-    entries = emulator().journal(kind, request.args.get("task_id"), _int_arg("limit", None))
-    return {"requests": entries}
+    limit = _int_arg("limit", JOURNAL_PAGE, 1, MAX_JOURNAL_PAGE) or JOURNAL_PAGE
+    after, before = (_int_arg(name, None, 0, 2**63 - 1) for name in _CURSORS)
+    if after is not None and before is not None:
+        raise ConfigError("after_seq, before_seq: give one cursor, not both")
+    emu = emulator()
+    page, more = emu.journal_page(
+        kind,
+        args.get("task_id"),
+        limit=limit,
+        after_seq=after,
+        before_seq=before,
+        hinted=_bool_arg("hinted"),
+    )
+    link = None
+    if more and page:
+        forward = after is not None
+        name, seq = ("after_seq", page[-1]["seq"]) if forward else ("before_seq", page[0]["seq"])
+        query = {k: v for k, v in args.items() if k not in _CURSORS}
+        query.update({name: str(seq), "limit": str(limit)})
+        link = f"{ADMIN_PREFIX}/requests?{urlencode(query)}"
+    return {"requests": page, "next": link, "last_seq": emu.store.peek_seq()}
 
 
 @admin.delete("/requests")

@@ -24,8 +24,8 @@ from markupsafe import Markup, escape
 from ..core.clock import wall_time
 from ..core.emulator import Emulator
 from ..core.errors import ConfigError
-from ..core.journal import REDACTED
 from ..core.machine import TaskState
+from ..core.redaction import REDACTED
 from ..core.routes import FAMILIES, KINDS, family
 from ..core.scenario import FAULT_TYPES
 from ..core.statuses import DOCUMENTED_STATUSES, FAILURE_STATUSES, PENDING, SUCCESS
@@ -727,6 +727,7 @@ def _request_row(entry: Mapping[str, Any], scrub: Scrubber) -> dict[str, Any]:
         "task_status": scrub(status) if isinstance(status, str) else None,
         "status_cls": status_class(status) if isinstance(status, str) else "",
         "delay_ms": entry.get("delay_ms") or "",
+        "hint": scrub(hint) if isinstance(hint := entry.get("hint"), str) else None,
     }
 
 

@@ -1,5 +1,6 @@
 """Secrets never reach a recording: secret headers, secret query parameters, and every
-occurrence of a key the client sent, wherever it appears (path, query, bodies, headers)."""
+occurrence of a key the client sent, wherever it appears (path, query, bodies, headers).
+Which names are secret: :mod:`mockcamb.core.redaction`, shared with the journal."""
 
 from __future__ import annotations
 
@@ -10,33 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-REDACTED = "[redacted]"
-#: Headers that always carry credentials.
-SECRET_HEADERS = frozenset(
-    {
-        "x-api-key",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-admin-token",
-        "x-amz-security-token",
-    }
-)
-#: A header or query parameter whose name says it holds a secret.
-_SECRET_NAME = re.compile(
-    r"key|token|secret|passw|auth|cookie|session|signature|credential|(^|[-_])sig($|[-_])",
-    re.IGNORECASE,
-)
-#: Shorter values are not searched for in text (they would match innocent words).
-MIN_SECRET_LENGTH = 6
+from ..core.redaction import MIN_SECRET_LENGTH, REDACTED, is_secret_name
+
 _URL = re.compile(r"https?://[^\s\"'<>]+")
-
-
-def is_secret_name(name: str) -> bool:
-    """True for a header or query parameter name that carries a secret."""
-    low = name.strip().lower()
-    return low in SECRET_HEADERS or _SECRET_NAME.search(low) is not None
 
 
 def secret_values(headers: Iterable[tuple[str, str]]) -> list[str]:
@@ -134,3 +111,13 @@ def redact_query(url: str) -> str:
         name, eq, _ = item.partition("=")
         items.append(f"{name}={REDACTED}" if eq and is_secret_name(name) else item)
     return f"{base}?{'&'.join(items)}{hash_sep}{fragment}"
+
+
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "Redactor",
+    "is_secret_name",
+    "redact_query",
+    "secret_values",
+]

@@ -29,6 +29,7 @@ _SETTING_OPTIONS = (
     ("default_scenario", "default_scenario"),
     ("seed", "seed"),
     ("journal_size", "journal_size"),
+    ("journal_bytes", "journal_bytes"),
     ("max_tasks", "max_tasks"),
     ("finished_ttl", "finished_ttl"),
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core import machine
 from ..core.clock import Clock
-from ..core.journal import Request
+from ..core.journal import Request, entry_bytes
 from ..core.machine import Poll, TaskState
 from ..core.scenario import Scenario
 from ..core.settings import Settings
@@ -19,7 +19,8 @@ Key = tuple[str, str]
 
 class MemoryStore:
     """A :class:`~mockcamb.stores.base.Store` for one process; bounded by the settings
-    (``max_tasks``, ``finished_ttl``, ``journal_size``, ``history_limit``)."""
+    (``max_tasks``, ``finished_ttl``, ``journal_size``, ``journal_bytes``,
+    ``history_limit``)."""
 
     shared = False
 
@@ -30,16 +31,16 @@ class MemoryStore:
         self._tasks: dict[Key, TaskState] = {}
         self._finished: OrderedDict[Key, float] = OrderedDict()  # in the order they finished
         self._runs: dict[int, Key] = {}
-        self._journal: deque[dict[str, Any]] = deque(maxlen=settings.journal_size)
+        self._journal: deque[tuple[int, dict[str, Any]]] = deque()  # (entry_bytes, entry)
+        self._journal_bytes = 0
         self._journal_seq = 0
         self._next_run_id = machine.FIRST_RUN_ID
         self._created = 0
 
     def set_settings(self, settings: Settings) -> None:
         with self._lock:
-            if settings.journal_size != self._journal.maxlen:
-                self._journal = deque(self._journal, maxlen=settings.journal_size)
             self.settings = settings
+            self._trim_journal()
 
     def refresh(self) -> bool:
         return False
@@ -56,6 +57,7 @@ class MemoryStore:
             self._finished.clear()
             self._runs.clear()
             self._journal.clear()
+            self._journal_bytes = 0
             self._journal_seq = 0
             self._next_run_id = machine.FIRST_RUN_ID
             self._created = 0
@@ -159,19 +161,31 @@ class MemoryStore:
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
-            if self._journal.maxlen == 0:
+            if self.settings.journal_size == 0:
                 return
             self._journal_seq += 1
             entry["seq"] = self._journal_seq
-            self._journal.append(entry)
+            cost = entry_bytes(entry)
+            self._journal.append((cost, entry))
+            self._journal_bytes += cost
+            self._trim_journal()
+
+    def _trim_journal(self) -> None:
+        """Drop the oldest entries while there are more than ``journal_size`` of them or
+        they cost more than ``journal_bytes`` (as poll.lua's journal_trim does)."""
+        size, budget = self.settings.journal_size, self.settings.journal_bytes
+        journal = self._journal
+        while journal and (len(journal) > size or self._journal_bytes > budget):
+            self._journal_bytes -= journal.popleft()[0]
 
     def journal(self) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._journal)
+            return [e for _, e in self._journal]
 
     def clear_journal(self) -> None:
         with self._lock:
             self._journal.clear()
+            self._journal_bytes = 0
 
     def close(self) -> None:
         pass

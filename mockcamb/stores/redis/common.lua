@@ -62,3 +62,26 @@ local function insert(member, sc, sk, now, max_tasks, ttl)
              'sp', 0, 'rq', 0, 'an', 0)
   redis.call('ZADD', P .. 'tasks', redis.call('INCR', P .. 'ctr:order'), member)
 end
+
+-- MemoryStore._trim_journal: drop the oldest journal entries while there are more than
+-- size or they cost more than budget bytes. Each entry of the list 'j' is stored after its
+-- cost (journal.entry_bytes) and a space; 'j:bytes' is their sum.
+local function journal_trim(size, budget)
+  local jk, bk = P .. 'j', P .. 'j:bytes'
+  if size <= 0 then redis.call('DEL', jk, bk) return end
+  local n = redis.call('LLEN', jk)
+  local bytes = tonumber(redis.call('GET', bk) or '0')
+  while n > 0 and (n > size or bytes > budget) do
+    bytes = bytes - tonumber(string.match(redis.call('RPOP', jk), '^%d+'))
+    n = n - 1
+  end
+  if n == 0 then bytes = 0 end
+  redis.call('SET', bk, bytes)
+end
+
+-- MemoryStore.record: append an entry (JSON text) of the given cost, then trim.
+local function journal_push(entry, cost, size, budget)
+  redis.call('LPUSH', P .. 'j', cost .. ' ' .. entry)
+  redis.call('INCRBY', P .. 'j:bytes', cost)
+  journal_trim(size, budget)
+end

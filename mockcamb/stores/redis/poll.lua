@@ -3,10 +3,10 @@
 -- step (mockcamb.core.journal.entry). Each rule names the Python it mirrors; the two are
 -- held to the same answers by tests/test_store_differential.py.
 --
--- ARGV, in the order of scripts.POLL_ARGV (the first ten change only with the settings):
+-- ARGV, in the order of scripts.POLL_ARGV (the first eleven change only with the settings):
 local prefix, version, max_tasks, ttl, history_limit, global_faults, global_prob,
-  journal_size, global_delay, first_run_id,
-  member, auto_sid, auto_seed, journal_head, journal_tail,
+  journal_size, journal_bytes, global_delay, first_run_id,
+  member, auto_sid, auto_seed, journal_head, journal_tail, journal_cost,
   phase, answer_n, answer_now, answer_code, answer_type = unpack(ARGV)
 -- Returns {'STALE'} | {'NONE'} | {'NOSC'} | {'BEGIN', n, now, sc, sk, ca}
 --       | {'OK', n, now, step, run_id, fault_source, fault_index, sc, sk, ca, journaled}
@@ -138,7 +138,8 @@ if limit > 0 then
 end
 -- journal.entry, when the delay is known in advance (Emulator._answer: the scenario's
 -- latency, else the settings'; 'x' = drawn per request, journaled by Python instead).
--- journal_head and journal_tail are journal.known_members; between them journal.POLL_FIELDS
+-- journal_head, journal_tail and journal_cost are journal.known_members; between head and
+-- tail journal.POLL_FIELDS (a dropped answer has no status code)
 local journaled = 0
 local size = tonumber(journal_size)
 local delay = plan.l
@@ -151,13 +152,12 @@ if size > 0 and delay ~= 'x' then
     -- a fault's answer (_fault_reply): only an http_error fault has a JSON body
     code, tstatus = fcode, 'null'
     if ftype ~= 'http_error' then request = 'null' end
-    if ftype == 'drop_connection' then dropped = 'true' end
+    if ftype == 'drop_connection' then code, dropped = 'null', 'true' end
   end
   local entry = '{"seq":' .. seq .. ',' .. journal_head .. ',"request":' .. request ..
     ',"status_code":' .. code .. ',"task_status":' .. tstatus .. ',"dropped":' .. dropped ..
     ',"delay_ms":' .. delay .. ',"clock":' .. fmt(now) .. ',' .. journal_tail .. '}'
-  redis.call('LPUSH', P .. 'j', entry)
-  redis.call('LTRIM', P .. 'j', 0, size - 1)
+  journal_push(entry, tonumber(journal_cost), size, tonumber(journal_bytes))
   journaled = 1
 end
 -- MemoryStore.poll: a poll of a task finished before expires the finished tasks whose

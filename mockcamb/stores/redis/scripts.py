@@ -18,8 +18,9 @@ Keys, each under the store's prefix (``member`` is ``kind + "\\n" + task_id``):
   of the finished ones in the order they finished (both scored by ``ctr:order``).
 - ``runs``: a hash from run id to member; ``ctr:run`` counts the run ids drawn (the first is
   :data:`~mockcamb.core.machine.FIRST_RUN_ID`); ``ctr:created`` numbers generated task ids.
-- ``j``: a list, the journal newest first, each a JSON :func:`mockcamb.core.journal.entry`;
-  ``j:seq``: the last sequence number given.
+- ``j``: a list, the journal newest first, each a JSON :func:`mockcamb.core.journal.entry`
+  after its cost (:func:`~mockcamb.core.journal.entry_bytes`) and a space; ``j:bytes``: the
+  sum of the costs; ``j:seq``: the last sequence number given.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ TASK_FIELDS: dict[str, str] = {
     "fa": "finished_at",
 }
 
-#: ARGV of poll.lua, in order. The first ten change only with the settings (the store
+#: ARGV of poll.lua, in order. The first eleven change only with the settings (the store
 #: encodes them once per settings version); an 'answer' call adds the last four.
 POLL_ARGV = (
     "prefix",
@@ -58,6 +59,7 @@ POLL_ARGV = (
     "global_faults",  # the settings' by-number and by-time faults, JSON of fault_list
     "global_prob",  # '1' if the settings have probability faults
     "journal_size",
+    "journal_bytes",
     "global_delay",  # the settings' delay_ms, see fixed_delay_ms
     "first_run_id",
     "member",
@@ -65,6 +67,7 @@ POLL_ARGV = (
     "auto_seed",  # its seed key
     "journal_head",  # journal.known_members
     "journal_tail",
+    "journal_cost",  # journal.entry_bytes of the entry
     "phase",  # 'poll', 'answer' with the fault Python drew, or 'view' (settle only)
     "answer_n",
     "answer_now",

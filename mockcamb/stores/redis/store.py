@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 from ...core import machine
 from ...core.clock import check_advance
 from ...core.errors import ConfigError
-from ...core.journal import Request, known_members
+from ...core.journal import Request, entry_bytes, known_members
 from ...core.machine import Poll, TaskState
 from ...core.scenario import Fault, Scenario, parse_scenario
 from ...core.settings import Settings, update_settings
@@ -484,6 +484,7 @@ class RedisStore:
             "global_faults": json.dumps(scripts.fault_list(s.faults)),
             "global_prob": "1" if any(f.probability is not None for f in s.faults) else "0",
             "journal_size": s.journal_size,
+            "journal_bytes": s.journal_bytes,
             "global_delay": scripts.fixed_delay_ms(s.latency),
             "first_run_id": machine.FIRST_RUN_ID,
         }
@@ -500,16 +501,12 @@ class RedisStore:
     def set_settings(self, settings: Settings) -> None:
         self._adopt(settings, "")
         doc = self._settings_doc()
-        size = self._settings.journal_size
         pipe = self.r.pipeline(transaction=True)
         pipe.set(self._k_settings, json.dumps(doc))
         pipe.set(self._k_version, _version_base(), nx=True)
         pipe.incr(self._k_version)
-        if size:  # the journal ring keeps its last ``size`` entries, as MemoryStore's does
-            pipe.ltrim(self.prefix + "j", 0, size - 1)
-        else:
-            pipe.delete(self.prefix + "j")
         self._version = str(pipe.execute()[2])
+        self._trim_journal()
         self._restatic()
 
     @_guarded
@@ -619,7 +616,8 @@ class RedisStore:
     @_guarded
     def fresh(self, task: TaskState) -> TaskState:
         # poll.lua's 'view' phase: machine.settle on the server (run id, finish), not counted
-        args = [*self._static, self._member(task.kind, task.task_id), b"", b"", b"", b"", b"view"]
+        unused = [b""] * (scripts.PHASE_ARG - scripts.SETTINGS_ARGS - 1)  # auto_sid .. journal
+        args = [*self._static, self._member(task.kind, task.task_id), *unused, b"view"]
         while _str(self._poll(args)[0]) == "STALE":
             self._load()
             args[: scripts.SETTINGS_ARGS] = self._static
@@ -659,9 +657,9 @@ class RedisStore:
         if scenario is not None:
             auto_id = self._scenario_id(scenario)
             auto_key = str(machine.seed_key(kind, task_id, scenario, s.seed))
-        head, tail = known_members(request, kind, task_id)
+        head, tail, cost = known_members(request, kind, task_id, s.api_keys)
         args: list[Any] = [*self._static, self._member(kind, task_id), auto_id, auto_key]
-        args += (head, tail, b"poll")
+        args += (head, tail, cost, b"poll")
         out = self._poll(args)
         tag = _str(out[0])
         if tag == "NOSC" and scenario is not None:  # the store was reset by another worker
@@ -717,23 +715,28 @@ class RedisStore:
 
     @_guarded
     def record(self, entry: dict[str, Any]) -> None:
-        size = self._settings.journal_size
-        if size == 0:
+        s = self._settings
+        if s.journal_size == 0:
             return
         text = json.dumps(entry, separators=(",", ":"))
         rest = text[text.index(",") + 1 :]
-        self._record(args=[self.prefix, size, rest])
+        self._record(args=[self.prefix, s.journal_size, s.journal_bytes, entry_bytes(entry), rest])
+
+    def _trim_journal(self) -> None:
+        """Trim the journal to the bounds of the settings (as MemoryStore.set_settings)."""
+        s = self._settings
+        self._record(args=[self.prefix, s.journal_size, s.journal_bytes, 0, ""])
 
     @_guarded
     def journal(self) -> list[dict[str, Any]]:
         raw = self.r.lrange(self.prefix + "j", 0, -1)
-        out = [json.loads(e) for e in reversed(raw)]
+        out = [json.loads(_str(e).partition(" ")[2]) for e in reversed(raw)]  # after its cost
         size = self._settings.journal_size
         return out[-size:] if size else []
 
     @_guarded
     def clear_journal(self) -> None:
-        self.r.delete(self.prefix + "j")
+        self.r.delete(self.prefix + "j", self.prefix + "j:bytes")
 
     @_guarded
     def reset(self) -> None:
