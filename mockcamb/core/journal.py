@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .clock import wall_time
-from .redaction import REDACTED, is_secret_header, request_secrets, scrub_target, scrub_text
+from .redaction import REDACTED, credentials, is_secret_header, scrub_target, scrub_text
 from .text import shorten
 
 MAX_JOURNAL_HEADERS = 32
@@ -84,34 +84,71 @@ def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Request headers as the journal keeps them: lower-cased, secrets redacted, bounded
     (:data:`MAX_JOURNAL_HEADERS` of them, names and values cut with a '...' marker, at most
     :data:`MAX_HEADERS_TEXT` of text; how many more there were under :data:`MORE_HEADERS`)."""
+    return _headers(headers)[0]
+
+
+def _headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """:func:`journal_headers`, and the secrets the redacted ones carried (one pass: this
+    is every request's hot path; the bounds on count and text are checked after it)."""
     hdrs: dict[str, str] = {}
-    text = left_out = 0
+    sent: list[str] = []
     for name, value in headers:
-        low = shorten(name.lower(), MAX_HEADER_NAME)
-        kept = REDACTED if is_secret_header(low) else shorten(value, MAX_HEADER_VALUE)
-        if low not in hdrs and (
-            len(hdrs) >= MAX_JOURNAL_HEADERS or text + len(low) + len(kept) > MAX_HEADERS_TEXT
-        ):
-            left_out += 1
-            continue
-        text += len(low) + len(kept) - len(hdrs.get(low, ""))
-        hdrs[low] = kept
-    if left_out:
-        hdrs[MORE_HEADERS] = f"{left_out} more header{'s' if left_out > 1 else ''} not kept"
-    return hdrs
+        low = name.lower()
+        if len(low) > MAX_HEADER_NAME:
+            low = shorten(low, MAX_HEADER_NAME)
+        secret = _SECRET.get(low)
+        if secret is None:
+            secret = is_secret_header(low)
+            if len(_SECRET) < 512:  # hostile clients may send endless new names
+                _SECRET[low] = secret
+        if secret:
+            sent.extend(credentials(value))
+            hdrs[low] = REDACTED
+        elif len(value) <= MAX_HEADER_VALUE:
+            hdrs[low] = value
+        else:
+            hdrs[low] = shorten(value, MAX_HEADER_VALUE)
+    n = len(hdrs)
+    if n > _ALWAYS_FIT and (
+        n > MAX_JOURNAL_HEADERS
+        or sum(map(len, hdrs)) + sum(map(len, hdrs.values())) > MAX_HEADERS_TEXT
+    ):
+        hdrs = _bounded(hdrs)
+    return hdrs, sent
 
 
-def journal_target(request: Request, keys: Container[str] | None) -> str:
-    """The request's path and query as the journal keeps them: without the API keys in them
-    (an accepted key of ``keys``, or a secret header's value this request sent; see
+#: This many headers always fit in :data:`MAX_HEADERS_TEXT`; whether a header name is
+#: secret, as :func:`~mockcamb.core.redaction.is_secret_header` said (the usual few hundred).
+_ALWAYS_FIT = MAX_HEADERS_TEXT // (MAX_HEADER_NAME + MAX_HEADER_VALUE)
+_SECRET: dict[str, bool] = {}
+
+
+def _bounded(hdrs: dict[str, str]) -> dict[str, str]:
+    """The first headers that fit :data:`MAX_JOURNAL_HEADERS` and :data:`MAX_HEADERS_TEXT`,
+    and how many more there were."""
+    out: dict[str, str] = {}
+    text = 0
+    for name, value in hdrs.items():
+        if len(out) >= MAX_JOURNAL_HEADERS or text + len(name) + len(value) > MAX_HEADERS_TEXT:
+            break
+        out[name] = value
+        text += len(name) + len(value)
+    left_out = len(hdrs) - len(out)
+    out[MORE_HEADERS] = f"{left_out} more header{'s' if left_out > 1 else ''} not kept"
+    return out
+
+
+def journal_target(path: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:
+    """A request's path (and query) as the journal keeps it: without the API keys in it (an
+    accepted key of ``keys``, or a secret header's value ``sent`` with the request; see
     :func:`mockcamb.core.redaction.scrub_target`), cut to :data:`MAX_PATH`."""
-    return shorten(scrub_target(request.path, keys, request_secrets(request.headers)), MAX_PATH)
+    return shorten(scrub_target(path, keys, sent), MAX_PATH)
 
 
-def journal_hint(hint: str, request: Request, keys: Container[str] | None) -> str:
+def journal_hint(hint: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:
     """A near-miss 404's hint as the journal keeps it: without the API keys in it (as
     :func:`journal_target`), cut to :data:`MAX_HINT`."""
-    return shorten(scrub_text(hint, keys, request_secrets(request.headers)), MAX_HINT)
+    return shorten(scrub_text(hint, keys, sent), MAX_HINT)
 
 
 def journal_task_id(task_id: str, keys: Container[str] | None) -> str:
@@ -129,7 +166,9 @@ def entry_bytes(e: Mapping[str, Any]) -> int:
         + len(e["kind"] or "")
         + len(e["task_id"] or "")
         + len(e["hint"] or "")
-        + sum(len(k) + len(v) + HEADER_BYTES for k, v in hdrs.items())
+        + sum(map(len, hdrs))
+        + sum(map(len, hdrs.values()))
+        + HEADER_BYTES * len(hdrs)
     )
 
 
@@ -152,10 +191,11 @@ def entry(
     a ``dropped`` answer has no status code. ``hint``: what a 404 said the client probably
     meant; ``keys``: the accepted API keys, scrubbed from the path and the task id."""
     status = body.get("status") if isinstance(body, dict) and status_code == 200 else None
+    headers, sent = _headers(request.headers)
     return {
         "seq": 0,
         "method": request.method,
-        "path": journal_target(request, keys),
+        "path": journal_target(request.path, keys, sent),
         "kind": kind,
         "task_id": None if task_id is None else journal_task_id(task_id, keys),
         "request": n if body is not None else None,
@@ -165,8 +205,8 @@ def entry(
         "delay_ms": round(delay * 1000, 3),
         "clock": clock,
         "wall": wall_time(),
-        "headers": journal_headers(request.headers),
-        "hint": None if hint is None else journal_hint(hint, request, keys),
+        "headers": headers,
+        "hint": None if hint is None else journal_hint(hint, keys, sent),
     }
 
 
@@ -178,8 +218,8 @@ def known_members(
     :func:`entry` values them (a task that answers has no hint), and the entry's
     :func:`entry_bytes`. Written out, not through ``json.dumps``: it is on the Redis store's
     hot path (tests/test_store_differential.py compares the entries)."""
-    headers = journal_headers(request.headers)
-    path, tid = journal_target(request, keys), journal_task_id(task_id, keys)
+    headers, sent = _headers(request.headers)
+    path, tid = journal_target(request.path, keys, sent), journal_task_id(task_id, keys)
     hdrs = ",".join(f"{_q(k)}:{_q(v)}" for k, v in headers.items())
     head = (
         f'"method":{_q(request.method)},"path":{_q(path)},'
@@ -187,7 +227,8 @@ def known_members(
     )
     tail = f'"wall":{wall_time()!r},"headers":{{{hdrs}}},"hint":null'
     cost = ENTRY_BYTES + len(request.method) + len(path) + len(kind) + len(tid)
-    return head, tail, cost + sum(len(k) + len(v) + HEADER_BYTES for k, v in headers.items())
+    cost += sum(map(len, headers)) + sum(map(len, headers.values())) + HEADER_BYTES * len(headers)
+    return head, tail, cost
 
 
 #: A string as JSON text, escaped to ASCII as ``json.dumps`` writes it.

@@ -13,7 +13,7 @@ wherever it appears, and the values of secret-named query parameters.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Final
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -70,18 +70,21 @@ def is_secret_name(name: str) -> bool:
     return low in SECRET_HEADERS or SECRET_NAME.search(low) is not None
 
 
+def credentials(value: str) -> tuple[str, ...]:
+    """The secrets in a secret header's value: the value, and the credential after a scheme
+    such as ``Bearer``."""
+    value = value.strip()
+    _, sep, credential = value.partition(" ")
+    credential = credential.strip()
+    if sep and credential:
+        return value, credential
+    return (value,) if value else ()
+
+
 def request_secrets(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """The values of a request's secret headers (and the credential after a scheme such as
-    ``Bearer``): the key it sent, which must not show in the journal anywhere else."""
-    found: list[str] = []
-    for name, value in headers:
-        if value and is_secret_header(name):
-            value = value.strip()
-            found.append(value)
-            _, sep, credential = value.partition(" ")
-            if sep and credential.strip():
-                found.append(credential.strip())
-    return tuple(found)
+    """The secrets a request's secret headers carry (:func:`credentials`): the key it sent,
+    which must not show in the journal anywhere else."""
+    return tuple(s for name, value in headers if is_secret_header(name) for s in credentials(value))
 
 
 def _secret_test(keys: Container[str] | None, sent: Iterable[str]) -> Callable[[str], bool]:
@@ -107,32 +110,46 @@ def _without_sent(text: str, sent: Iterable[str]) -> str:
     return text
 
 
-def scrub_target(target: str, keys: Container[str] | None, sent: Iterable[str] = ()) -> str:
+def scrub_target(target: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:
     """``target`` (a path with its query) without the API keys in it: each path segment or
     query value that is in ``keys`` (the accepted keys, plain or as a digest set that hashes
     what it is asked about) or is one of the secrets ``sent`` with the request, every
     occurrence of a sent secret of :data:`MIN_SECRET_LENGTH` characters or more (and its
     URL-encoded forms), and the value of every secret-named query parameter."""
-    sent = tuple(sent)
-    target = _without_sent(target, sent)
-    secret = _secret_test(keys, sent)
+    for value in sent:
+        if len(value) >= MIN_SECRET_LENGTH:
+            target = _without_sent(target, sent)
+            break
     path, sep, query = target.partition("?")
     segments = path.split("/")
-    if any(secret(s) for s in segments):
+    hit = False
+    if "%" in path or "+" in path:
+        secret = _secret_test(keys, sent)
+        hit = any(secret(s) for s in segments)
+    else:  # every status poll: plain segments, tested as they are
+        for s in segments:
+            if s and (s in sent or (keys is not None and s in keys)):
+                hit = True
+                break
+        secret = _secret_test(keys, sent) if hit or sep else _never
+    if hit:
         path = "/".join(REDACTED if secret(s) else s for s in segments)
     if sep:
         query = _scrub_query(query, secret)
     return path + sep + query
 
 
+def _never(token: str) -> bool:
+    return False
+
+
 #: A word of free text, as :func:`scrub_text` tests it.
 _TOKEN = re.compile(r"[^\s/'\"?&=,;:()\[\]{}]+")
 
 
-def scrub_text(text: str, keys: Container[str] | None, sent: Iterable[str] = ()) -> str:
+def scrub_text(text: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:
     """Free text (a 404's hint) without the API keys in it: as :func:`scrub_target`, each
     word between spaces, quotes and URL punctuation tested whole."""
-    sent = tuple(sent)
     secret = _secret_test(keys, sent)
     return _TOKEN.sub(
         lambda m: REDACTED if secret(m.group()) else m.group(), _without_sent(text, sent)
@@ -156,6 +173,7 @@ __all__ = [
     "SECRET_HEADERS",
     "SECRET_HEADER_END",
     "SECRET_NAME",
+    "credentials",
     "is_secret_header",
     "is_secret_name",
     "normal_name",

@@ -166,9 +166,12 @@ class MemoryStore:
             self._journal_seq += 1
             entry["seq"] = self._journal_seq
             cost = entry_bytes(entry)
-            self._journal.append((cost, entry))
+            journal = self._journal
+            journal.append((cost, entry))
             self._journal_bytes += cost
-            self._trim_journal()
+            s = self.settings
+            if len(journal) > s.journal_size or self._journal_bytes > s.journal_bytes:
+                self._trim_journal()
 
     def _trim_journal(self) -> None:
         """Drop the oldest entries while there are more than ``journal_size`` of them or
