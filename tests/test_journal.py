@@ -310,3 +310,30 @@ def test_bad_page_arguments_are_json_400s(served: Served, query: str) -> None:
     r = served.admin("GET", f"/requests?{query}")
     assert r.status_code == 400 and r.headers["Content-Type"] == "application/json"
     assert isinstance(r.json()["detail"], str)
+
+
+def test_the_journal_page_is_documented_in_openapi(served: Served) -> None:
+    from jsonschema import Draft202012Validator
+
+    from mockcamb.http.openapi import JOURNAL_ENTRY_SCHEMA, JOURNAL_PAGE_SCHEMA
+
+    served.emu.create_task("story", "t", "flaky_network")
+    for _ in range(6):
+        try:
+            served.get("/apis/story/t")
+        except requests.ConnectionError:
+            pass  # poll 5 drops the connection
+    served.get("/apis/story/undefined")
+    doc = requests.get(f"{served.url}/openapi.json", timeout=10).json()
+    item = doc["paths"]["/__admin/requests"]
+    assert item["servers"] == [{"url": f"{served.url}/__admin"}]
+    names = {p["name"] for p in item["get"]["parameters"]}
+    assert names == {"kind", "task_id", "hinted", "limit", "after_seq", "before_seq"}
+    assert set(JOURNAL_ENTRY_SCHEMA["properties"]) == set(journal.FIELDS)
+    page = served.journal("?limit=3")
+    page_schema = {**JOURNAL_PAGE_SCHEMA, "properties": {**JOURNAL_PAGE_SCHEMA["properties"]}}
+    page_schema["properties"]["requests"] = {"type": "array", "items": JOURNAL_ENTRY_SCHEMA}
+    Draft202012Validator(page_schema).validate(page)
+    for e in served.journal()["requests"]:
+        Draft202012Validator(JOURNAL_ENTRY_SCHEMA).validate(e)
+    assert any(e["status_code"] is None for e in served.journal()["requests"])

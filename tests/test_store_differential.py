@@ -315,3 +315,30 @@ def test_the_lua_reads_the_task_fields_python_documents() -> None:
     assert found is not None
     lua = [f.strip().strip("'") for f in found.group(1).split(",")]
     assert set(lua) == set(scripts.TASK_FIELDS) - {"rq"}  # rq is counted apart (HINCRBY)
+
+
+def test_journals_bounded_by_bytes_are_alike(store: RedisStore) -> None:
+    """Entries of every size (poll.lua's and Python's, dropped ones, hinted 404s, headers cut
+    and left out) under a byte budget that binds: both stores keep the same entries, and a
+    smaller budget or size trims both alike."""
+    store.set_settings(Settings())
+    store.reset()
+    emus = [Emulator(clock=ManualClock()), Emulator(store=store)]
+    drop = {"steps": [{"status": PENDING}], "faults": [{"poll": 2, "type": "drop_connection"}]}
+    start = {"unknown_task": "auto", "journal_bytes": 65_536, "api_keys": ["k", "sekrit-key"]}
+    for emu in emus:
+        emu.configure(start)
+        emu.create_task("story", "d", drop)
+    for i in range(90):
+        hdrs = [(f"x-h{j}", "v" * (i * 37 % 400)) for j in range(i % 45)] + [("api_key", "k")]
+        for emu in emus:
+            emu.status("story", f"t{i % 7}", "k", headers=hdrs)
+            emu.status("story", "d", "k", headers=hdrs[:3])
+            emu.status("story", "undefined" if i % 2 else "sekrit-key", "k", headers=hdrs)
+            emu.unknown_route("GET", f"/apis/transcription/{i}", "k", hdrs)
+    assert _journal(emus[0]) == _journal(emus[1])
+    assert 20 < len(emus[0].journal()) < 360
+    for change in ({"journal_size": 40}, {"journal_size": 5}, {"journal_size": 0}):
+        for emu in emus:
+            emu.configure(change)
+        assert _journal(emus[0]) == _journal(emus[1]), change

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from flask import Blueprint, request
 
+from ..core import journal
 from ..core.routes import FAMILIES, ROUTES, Family, Route
 from ..core.scenario import load_preset, preset_names
 from ..core.schemas import (
@@ -22,6 +23,8 @@ from ..core.schemas import (
     request_schema,
 )
 from ..version import __version__
+from .admin import JOURNAL_PAGE, MAX_JOURNAL_PAGE
+from .wsgi import ADMIN_PREFIX
 
 OPENAPI_VERSION: Final = "3.1.0"
 
@@ -205,6 +208,74 @@ def _create_responses(status_op: str, schema: str) -> dict[str, Any]:
     }
 
 
+_NULLABLE_INT: Final = {"type": ["integer", "null"]}
+_NULLABLE_STR: Final = {"type": ["string", "null"]}
+#: A request journal entry (:func:`mockcamb.core.journal.entry`).
+JOURNAL_ENTRY_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": list(journal.FIELDS),
+    "additionalProperties": False,
+    "properties": {
+        "seq": {"type": "integer", "minimum": 1},
+        "method": {"type": "string"},
+        "path": {"type": "string", "description": "Path as received, API keys redacted."},
+        "kind": _NULLABLE_STR,
+        "task_id": _NULLABLE_STR,
+        "request": _NULLABLE_INT,
+        "status_code": {**_NULLABLE_INT, "description": "null: the connection was dropped."},
+        "task_status": _NULLABLE_STR,
+        "dropped": {"type": "boolean"},
+        "delay_ms": {"type": "number"},
+        "clock": {"type": "number"},
+        "wall": {"type": "number"},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "hint": {**_NULLABLE_STR, "description": "What a near-miss 404 said was meant."},
+    },
+}
+JOURNAL_PAGE_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["requests", "next", "last_seq"],
+    "properties": {
+        "requests": {"type": "array", "items": _ref("JournalEntry")},
+        "next": {**_NULLABLE_STR, "description": "The following page, in the same direction."},
+        "last_seq": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def _journal_path(server_url: str) -> dict[str, Any]:
+    """``GET /__admin/requests``: the admin API's journal, paged (its own server URL)."""
+
+    def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "schema": schema, "description": description}
+
+    seq = {"type": "integer", "minimum": 0}
+    limit = {"type": "integer", "minimum": 1, "maximum": MAX_JOURNAL_PAGE, "default": JOURNAL_PAGE}
+    root = server_url.removesuffix("/apis")
+    return {
+        "servers": [{"url": root + ADMIN_PREFIX}],
+        "get": {
+            "operationId": "admin_journal",
+            "tags": ["admin"],
+            "summary": "The request journal, oldest first, a page at a time (mockcamb only)",
+            "security": [{}, {"AdminToken": []}],
+            "parameters": [
+                query("kind", {"type": "string"}, "Only this family's requests."),
+                query("task_id", {"type": "string"}, "Only this task's requests."),
+                query("hinted", {"type": "boolean"}, "Only those with (true) or without a hint."),
+                query("limit", limit, "Entries per page."),
+                query("after_seq", seq, "The first entries after this one (paging forward)."),
+                query("before_seq", seq, "The last entries before this one (paging back)."),
+            ],
+            "responses": {
+                "200": _json("JournalPage", "A page; without a cursor, the newest entries."),
+                "400": _json("ErrorBody", "A bad parameter (or both cursors)."),
+                "401": _json("ErrorBody", "The admin token is required."),
+            },
+        },
+    }
+
+
 def _components() -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "TaskStatus": _component(STATUS_BODY_SCHEMA),
@@ -212,13 +283,18 @@ def _components() -> dict[str, Any]:
         "ErrorBody": _component(ERROR_BODY_SCHEMA),
         "HTTPValidationError": _component(VALIDATION_ERROR_SCHEMA),
         "RunIds": dict(_RUN_IDS),
+        "JournalEntry": copy.deepcopy(JOURNAL_ENTRY_SCHEMA),
+        "JournalPage": copy.deepcopy(JOURNAL_PAGE_SCHEMA),
     }
     for name, schema in RESULT_SCHEMAS.items():
         schemas[name] = _component(schema)
     for fam in FAMILIES:
         schemas[f"Create{fam.title}Request"] = _component(request_schema(fam))
     return {
-        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        "securitySchemes": {
+            "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            "AdminToken": {"type": "apiKey", "in": "header", "name": "x-admin-token"},
+        },
         "schemas": schemas,
     }
 
@@ -229,6 +305,7 @@ def openapi_document(server_url: str = "/apis") -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    paths[f"{ADMIN_PREFIX}/requests"] = _journal_path(server_url)
     names = ", ".join(f.name for f in FAMILIES)
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
@@ -242,7 +319,7 @@ def openapi_document(server_url: str = "/apis") -> dict[str, Any]:
         },
         "servers": [{"url": server_url}],
         "security": [{"ApiKey": []}],
-        "tags": [*({"name": f.name} for f in FAMILIES), {"name": "files"}],
+        "tags": [*({"name": f.name} for f in FAMILIES), {"name": "files"}, {"name": "admin"}],
         "paths": paths,
         "components": _components(),
     }
@@ -259,6 +336,8 @@ def openapi_json() -> dict[str, Any]:
 
 
 __all__ = [
+    "JOURNAL_ENTRY_SCHEMA",
+    "JOURNAL_PAGE_SCHEMA",
     "OPENAPI_VERSION",
     "contract_presets",
     "openapi",
