@@ -83,8 +83,23 @@ def test_a_dropped_connection_is_journaled_without_a_status_code(served: Served)
     assert dropped["status_code"] is None and dropped["dropped"] is True
     assert dropped["task_status"] is None
     assert answered["status_code"] == 200 and answered["dropped"] is False
-    page = served.admin("GET", "/").text
-    assert "connection dropped" in page
+    rows = served.admin("GET", "/").text.split('<tr class="request">')[1:]
+    mine = [r.split("</tr>")[0] for r in rows if "/apis/story/d<" in r]
+    assert len(mine) == 2  # newest first
+    assert ">200<" in mine[0] and "connection dropped" not in mine[0]
+    assert "connection dropped" in mine[1] and ">200<" not in mine[1]
+
+
+def test_the_presets_show_no_status_code_on_a_dropped_connection() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "mockcamb", "presets", "flaky_network"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0
+    drop = shown.stdout.split("type: drop_connection")[1].split("- type:")[0]
+    assert "http_status" not in drop
 
 
 # --- 4. the near-miss hints ------------------------------------------------------------
