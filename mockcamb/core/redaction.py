@@ -58,7 +58,7 @@ def is_secret_header(name: str) -> bool:
     if known is None:
         low = normal_name(name)
         known = low in SECRET_HEADERS or SECRET_HEADER_END.search(low) is not None
-        if len(_HEADERS) < 512:  # hostile clients may send endless new names
+        if len(_HEADERS) < 512 and len(name) <= 64:  # hostile clients send endless names
             _HEADERS[name] = known
     return known
 
