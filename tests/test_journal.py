@@ -207,7 +207,8 @@ def test_recordings_and_the_journal_share_one_list_of_secret_headers() -> None:
 
 def test_an_entry_is_capped_whatever_the_request_sends() -> None:
     headers = [(f"x-h{i}-" + "n" * 300, "v" * 5000) for i in range(200)]
-    e = entry(Request("GET", "/apis/story/" + "p" * 9000, headers), "story", None, 1, 200, {})
+    request = Request("M" * 5000, "/apis/story/" + "p" * 9000, headers)
+    e = entry(request, "story", "x" * 200, 1, 200, {}, hint="h" * 9000)
     text = json.dumps(e)
     assert len(text) < journal.MAX_ENTRY_BYTES and entry_bytes(e) <= journal.MAX_ENTRY_BYTES
     assert e["path"].endswith("...") and len(e["path"]) == journal.MAX_PATH

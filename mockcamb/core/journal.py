@@ -29,6 +29,7 @@ MAX_HEADERS_TEXT = 4096
 MORE_HEADERS = "..."
 MAX_PATH = 512
 MAX_HINT = 512
+MAX_METHOD = 16
 #: What an entry costs against the ``journal_bytes`` budget: about its JSON size, counted as
 #: :func:`entry_bytes` counts it (the same in every store): the fixed members, then the text
 #: of the variable ones, each header :data:`HEADER_BYTES` more.
@@ -37,7 +38,7 @@ HEADER_BYTES = 6
 #: The most one entry can cost (every member at its bound).
 MAX_ENTRY_BYTES = (
     ENTRY_BYTES
-    + 16  # method
+    + MAX_METHOD
     + MAX_PATH
     + 32  # kind
     + 200  # task_id (machine.valid_task_id)
@@ -146,17 +147,19 @@ def journal_task_id(task_id: str, keys: Container[str] | None) -> str:
 
 def entry_bytes(e: Mapping[str, Any]) -> int:
     """What an entry costs against ``journal_bytes`` (see :data:`ENTRY_BYTES`)."""
-    hdrs: Mapping[str, str] = e["headers"]
+    text = e["method"] + e["path"] + (e["kind"] or "") + (e["task_id"] or "") + (e["hint"] or "")
+    return _cost(len(text), e["headers"])
+
+
+def _cost(text: int, headers: Mapping[str, str]) -> int:
+    """:func:`entry_bytes` of an entry with ``text`` characters of method, path, kind, task
+    id and hint, and these ``headers``."""
     return (
         ENTRY_BYTES
-        + len(e["method"])
-        + len(e["path"])
-        + len(e["kind"] or "")
-        + len(e["task_id"] or "")
-        + len(e["hint"] or "")
-        + sum(map(len, hdrs))
-        + sum(map(len, hdrs.values()))
-        + HEADER_BYTES * len(hdrs)
+        + text
+        + sum(map(len, headers))
+        + sum(map(len, headers.values()))
+        + HEADER_BYTES * len(headers)
     )
 
 
@@ -182,7 +185,7 @@ def entry(
     headers, sent = _headers(request.headers)
     return {
         "seq": 0,
-        "method": request.method,
+        "method": shorten(request.method, MAX_METHOD),
         "path": journal_target(request.path, keys, sent),
         "kind": kind,
         "task_id": None if task_id is None else journal_task_id(task_id, keys),
@@ -208,15 +211,11 @@ def known_members(
     hot path (tests/test_store_differential.py compares the entries)."""
     headers, sent = _headers(request.headers)
     path, tid = journal_target(request.path, keys, sent), journal_task_id(task_id, keys)
+    method = shorten(request.method, MAX_METHOD)
     hdrs = ",".join(f"{_q(k)}:{_q(v)}" for k, v in headers.items())
-    head = (
-        f'"method":{_q(request.method)},"path":{_q(path)},'
-        f'"kind":{_q(kind)},"task_id":{_q(tid)}'
-    )
+    head = f'"method":{_q(method)},"path":{_q(path)},"kind":{_q(kind)},"task_id":{_q(tid)}'
     tail = f'"wall":{wall_time()!r},"headers":{{{hdrs}}},"hint":null'
-    cost = ENTRY_BYTES + len(request.method) + len(path) + len(kind) + len(tid)
-    cost += sum(map(len, headers)) + sum(map(len, headers.values())) + HEADER_BYTES * len(headers)
-    return head, tail, cost
+    return head, tail, _cost(len(method) + len(path) + len(kind) + len(tid), headers)
 
 
 #: A string as JSON text, escaped to ASCII as ``json.dumps`` writes it.
