@@ -342,3 +342,37 @@ def test_journals_bounded_by_bytes_are_alike(store: RedisStore) -> None:
         for emu in emus:
             emu.configure(change)
         assert _journal(emus[0]) == _journal(emus[1]), change
+
+
+def test_journal_pages_are_cut_alike(store: RedisStore) -> None:
+    """The Redis store finds a page by binary search over its list; the memory store cuts it
+    from the whole journal: the same pages, gaps in the numbering (a cleared journal, a
+    trimmed one) and cursors beyond either end included."""
+    from mockcamb.core.journal import page
+
+    store.set_settings(Settings())
+    store.reset()
+    emus = [Emulator(clock=ManualClock()), Emulator(store=store)]
+    for emu in emus:
+        emu.configure({"unknown_task": "auto"})
+        for i in range(40):
+            if i == 15:
+                emu.clear_journal()
+            if i == 30:
+                emu.configure({"journal_size": 12})
+            emu.status("story", f"t{i % 3}", "k")
+    journals = [e.journal() for e in emus]
+    assert _journal(emus[0]) == _journal(emus[1]) and len(journals[0]) == 12
+    for limit in (1, 2, 5, 12, 13, 1000):
+        for after in (None, 0, 5, 28, 29, 33, 39, 40, 99):
+            for before in (None, 0, 1, 29, 30, 35, 40, 41, 99):
+                if after is not None and before is not None:
+                    continue
+                want = page(journals[0], limit, after, before)
+                for emu in emus:
+                    got = emu.journal_page(limit=limit, after_seq=after, before_seq=before)
+                    got_plain = ([(k, v) for k, v in e.items() if k != "wall"] for e in got[0])
+                    want_plain = ([(k, v) for k, v in e.items() if k != "wall"] for e in want[0])
+                    assert (list(got_plain), got[1]) == (list(want_plain), want[1]), (
+                        limit, after, before, emu.store
+                    )

@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .families import Result
 from .faults import fault_reply
 from .hints import placeholder_hint, route_hint
-from .journal import Request, entry
+from .journal import Request, entry, page
 from .machine import Poll, TaskState, valid_task_id
 from .replies import Reply, error_reply
 from .routes import API_PREFIX, allowed_methods, family
@@ -480,19 +480,14 @@ class Emulator:
         before_seq: int | None = None,
         hinted: bool | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
-        """One page of the entries :meth:`journal` filters, oldest first: the first
-        ``limit`` after ``after_seq``, else the last ``limit`` before ``before_seq`` (the
-        newest without a cursor); and whether more match beyond the page, in the direction
-        of paging (newer after ``after_seq``, older otherwise)."""
-        out = self._matching(kind, task_id, hinted)
-        if after_seq is not None:
-            out = [e for e in out if e["seq"] > after_seq]
-            page, more = out[:limit], len(out) > limit
+        """One page of the entries :meth:`journal` filters (:func:`.journal.page`), oldest
+        first, as detached copies; and whether more match beyond it. Unfiltered, the store
+        cuts the page itself."""
+        if kind is None and task_id is None and hinted is None:
+            got, more = self.store.journal_page(limit, after_seq, before_seq)
         else:
-            if before_seq is not None:
-                out = [e for e in out if e["seq"] < before_seq]
-            page, more = out[-limit:], len(out) > limit
-        return [dict(e) for e in page], more
+            got, more = page(self._matching(kind, task_id, hinted), limit, after_seq, before_seq)
+        return [dict(e) for e in got], more
 
     def _matching(
         self, kind: str | None, task_id: str | None, hinted: bool | None

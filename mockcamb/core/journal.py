@@ -201,6 +201,23 @@ def entry(
     }
 
 
+def page(
+    entries: Sequence[dict[str, Any]],
+    limit: int,
+    after_seq: int | None = None,
+    before_seq: int | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of ``entries`` (oldest first): the first ``limit`` after ``after_seq``, else
+    the last ``limit`` before ``before_seq`` (the newest without a cursor); and whether
+    more are left beyond it, in the direction of paging (newer after ``after_seq``, older
+    otherwise)."""
+    if after_seq is not None:
+        out = [e for e in entries if e["seq"] > after_seq]
+        return out[:limit], len(out) > limit
+    out = list(entries) if before_seq is None else [e for e in entries if e["seq"] < before_seq]
+    return out[-limit:], len(out) > limit
+
+
 def known_members(
     request: Request, kind: str, task_id: str, keys: Container[str] | None = None
 ) -> tuple[str, str, int]:

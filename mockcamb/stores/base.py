@@ -105,6 +105,11 @@ class Store(Protocol):
     def journal(self) -> list[dict[str, Any]]:
         """Every journal entry, oldest first."""
 
+    def journal_page(
+        self, limit: int, after_seq: int | None, before_seq: int | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """:func:`mockcamb.core.journal.page` of :meth:`journal`, without reading it all."""
+
     def clear_journal(self) -> None: ...
 
     def reset(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core import machine
 from ..core.clock import Clock
-from ..core.journal import Request, entry_bytes
+from ..core.journal import Request, entry_bytes, page
 from ..core.machine import Poll, TaskState
 from ..core.scenario import Scenario
 from ..core.settings import Settings
@@ -184,6 +184,11 @@ class MemoryStore:
     def journal(self) -> list[dict[str, Any]]:
         with self._lock:
             return [e for _, e in self._journal]
+
+    def journal_page(
+        self, limit: int, after_seq: int | None, before_seq: int | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        return page(self.journal(), limit, after_seq, before_seq)
 
     def clear_journal(self) -> None:
         with self._lock:

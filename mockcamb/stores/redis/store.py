@@ -251,6 +251,7 @@ class RedisStore:
         self._raw = RawScript(self.r, self._poll_script)
         self._add = self.r.register_script(scripts.source("add"))
         self._record = self.r.register_script(scripts.source("record"))
+        self._page = self.r.register_script(scripts.source("page"))
         self._clock_script = self.r.register_script(scripts.source("clock"))
         self._seed = self.r.register_script(scripts.source("seed"))
         pipe = self.r.pipeline(transaction=True)
@@ -733,6 +734,16 @@ class RedisStore:
         out = [json.loads(_str(e).partition(" ")[2]) for e in reversed(raw)]  # after its cost
         size = self._settings.journal_size
         return out[-size:] if size else []
+
+    @_guarded
+    def journal_page(
+        self, limit: int, after_seq: int | None, before_seq: int | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        def arg(seq: int | None) -> str:
+            return "" if seq is None else str(seq)
+
+        got = self._page(args=[self.prefix, limit, arg(after_seq), arg(before_seq)])
+        return [json.loads(_str(e).partition(" ")[2]) for e in got[1:]], bool(int(got[0]))
 
     @_guarded
     def clear_journal(self) -> None:
