@@ -269,12 +269,13 @@ def settings_docs(draw: st.DrawFn) -> JsonValue:
         "faults": st.one_of(st.lists(json_values(4), max_size=3), json_values(3)),
         "seed": st.one_of(st.integers(-(2**64), 2**64), json_values(2)),
         "journal_size": st.one_of(st.integers(-5, 20_000_000), json_values(2)),
+        "journal_bytes": st.one_of(st.integers(-5, 2**35), json_values(2)),
         "max_tasks": st.one_of(st.integers(-5, 200_000_000), json_values(2)),
         "finished_ttl": st.one_of(st.none(), st.floats(-1, 1e13), json_values(2)),
         "history_limit": st.one_of(st.integers(-5, 200_000), json_values(2)),
     }
     names = draw(st.lists(st.sampled_from(SETTING_FIELDS), max_size=4, unique=True))
-    doc = {n: draw(plausible[n]) for n in names}
+    doc = {n: draw(plausible.get(n, json_values(2))) for n in names}
     if draw(st.integers(0, 5)) == 0:
         doc[draw(st.text(max_size=10))] = draw(json_values(3))
     return doc
