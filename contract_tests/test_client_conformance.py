@@ -47,9 +47,10 @@ def conformance_harness(
         )
     try:
         client = load_client(target)
+        harness = Harness(client, conformance_config)  # checks the families it declares
     except MockCambError as exc:
         raise pytest.UsageError(f"--camb-client: {exc}") from None
-    with patched(), Harness(client, conformance_config) as harness:
+    with patched(), harness:
         yield harness
 
 

@@ -376,7 +376,7 @@ def test_relax_drops_properties_and_changes_settings() -> None:
         ("give-up-within=-1", "give_up_within: must be a finite number >= 0"),
         ("colour=red", "unknown setting 'colour'"),
         ("min-interval=fast", "needs a number"),
-        ("endpoint=dubbing", "endpoint: must be a status path of the API"),
+        ("endpoint=dubbing", "endpoint: unknown family .dubbing.; known families: story"),
         ("examples=0", "examples: must be at least 1"),
     ],
 )

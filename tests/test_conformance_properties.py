@@ -50,8 +50,8 @@ def _message(report: Report, prop: str) -> str:
 def cambai() -> Report:
     # give-up-within=3600: its 30 s polls reach an hour in 120 requests, not 1000
     return _check(
-        "pollers.cambai_018:poll", endpoints=("dub", "tts"), examples=6, give_up_within=3600.0
-    )
+        "pollers.cambai_018:poll", examples=6, give_up_within=3600.0
+    )  # it declares dub and tts (poll.families)
 
 
 def test_cambai_018_is_reported_with_the_properties_it_breaks(cambai: Report) -> None:
@@ -73,7 +73,7 @@ def test_cambai_018_is_reported_with_the_properties_it_breaks(cambai: Report) ->
 
 @pytest.fixture(scope="module")
 def sdk_readme() -> Report:
-    return _check("pollers.sdk_readme:poll", endpoints=("dub",), examples=5, give_up_within=1800.0)
+    return _check("pollers.sdk_readme:poll", examples=5, give_up_within=1800.0)  # declares dub
 
 
 def test_the_sdk_readme_loop_is_reported_with_the_properties_it_breaks(sdk_readme: Report) -> None:

@@ -1,10 +1,12 @@
 """Client conformance: run any polling client against mockcamb through generated task lives.
 
-A client is ``poll(base_url, api_key, endpoint, task_id) -> dict`` (``endpoint`` is ``story``
-or ``project-setup``). :func:`check_client` serves an in-process emulator on a free port, and for
-each property lets hypothesis generate task lives (scenarios), runs the client through each one
-over real HTTP in virtual time (see :mod:`mockcamb.virtual_time`) and judges what it did from the
-emulator's journal. A failing property is reported with the smallest life hypothesis finds.
+A client is ``poll(base_url, api_key, endpoint, task_id) -> dict`` (``endpoint`` is a status
+path: ``story``, ``dub``, ``transcribe``...). It may declare the families it supports as an
+attribute, ``poll.families = ("dub", "tts")`` (see :mod:`.families`); undeclared, it is run
+over story and project-setup. :func:`check_client` serves an in-process emulator on a free
+port, and for each property and family lets hypothesis generate task lives (scenarios), runs
+the client through each one over real HTTP in virtual time (see :mod:`mockcamb.virtual_time`)
+and judges what it did from the emulator's journal. A failing property is reported with the smallest life hypothesis finds.
 
 The client's virtual time follows it into the threads it starts or hands work to, and its
 ``time.time()`` agrees with the emulator's HTTP dates; a request a life stalls (accepted, never
@@ -26,6 +28,7 @@ from __future__ import annotations
 from .cli import cmd_conform, config_from_args, configure_parser
 from .clients import load_client
 from .config import ConformanceConfig, relax
+from .families import DEFAULT_ENDPOINTS, FamilyPlan, plan_families
 from .harness import Harness, check_client
 from .judges import (
     judge_api_key,
@@ -45,9 +48,11 @@ from .records import Exchange, Run, Stall
 from .report import Finding, Report
 
 __all__ = [
+    "DEFAULT_ENDPOINTS",
     "PROPERTIES",
     "ConformanceConfig",
     "Exchange",
+    "FamilyPlan",
     "FaultSpec",
     "Finding",
     "Harness",
@@ -74,6 +79,7 @@ __all__ = [
     "judge_unknown_status",
     "life_values",
     "load_client",
+    "plan_families",
     "property_named",
     "relax",
 ]

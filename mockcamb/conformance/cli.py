@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 from ..core.errors import ConfigError
-from ..core.routes import STATUS_PATHS
+from ..core.routes import KINDS
 from .clients import load_client
 from .config import MODES, ConformanceConfig, relax
+from .families import ATTRIBUTE, DEFAULT_ENDPOINTS, plan_families
 from .harness import check_client
 from .properties import PROPERTIES, property_named
 from .report import Finding
@@ -113,11 +115,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--endpoint",
         action="append",
-        choices=STATUS_PATHS,
         default=[],
-        metavar="PATH",
-        help="a status path to poll: story, project-setup, dub, transcribe... (repeatable; "
-        "default story and project-setup)",
+        metavar="FAMILY",
+        help="poll only this family or status path: story, dub, transcription, discord/dub... "
+        f"(repeatable; of {', '.join(KINDS)}). Default: the families the client declares "
+        f"(poll.{ATTRIBUTE} = (...)), else {' and '.join(DEFAULT_ENDPOINTS)}",
     )
     d = ConformanceConfig()
     for flag, kind, metavar, text in _setting_flags(d):
@@ -143,6 +145,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="report the first failing life found, without shrinking it",
     )
     p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON instead of text",
+    )
+    p.add_argument(
         "--show-output",
         action="store_true",
         help="let the client print to the terminal instead of capturing it",
@@ -160,7 +167,7 @@ def config_from_args(args: argparse.Namespace) -> ConformanceConfig:
         examples=args.examples,
         seed=args.seed,
         properties=props,
-        endpoints=tuple(dict.fromkeys(args.endpoint)) or ConformanceConfig().endpoints,
+        endpoints=tuple(args.endpoint),
         min_interval=args.min_interval,
         max_requests=args.max_requests,
         max_virtual_seconds=args.max_virtual_seconds,
@@ -189,6 +196,7 @@ def cmd_conform(args: argparse.Namespace) -> int:
         if os.getcwd() not in sys.path and "" not in sys.path:
             sys.path.insert(0, os.getcwd())
         client = load_client(args.target)
+        plan_families(client, cfg.endpoints)  # a bad declaration is a usage error, at once
     except ConfigError as exc:
         print(f"mockcamb conform: error: {exc}", file=sys.stderr)
         return 2
@@ -203,5 +211,5 @@ def cmd_conform(args: argparse.Namespace) -> int:
         print("mockcamb conform: interrupted", file=sys.stderr)
         return 130
     report.target = args.target
-    print(report.format())
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
     return 0 if report.ok else 1

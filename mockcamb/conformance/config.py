@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.routes import STATUS_PATHS, family_of_status_path
+from .families import endpoints_named
 from .properties import PROPERTIES, property_named
 
 #: How a client under test reaches the emulator (:attr:`ConformanceConfig.mode`).
@@ -24,8 +24,10 @@ class ConformanceConfig:
     seed: int | None = None
     """hypothesis seed; None picks one (printed in the report, for reproduction)"""
     properties: tuple[str, ...] = tuple(p.name for p in PROPERTIES)
-    endpoints: tuple[str, ...] = ("story", "project-setup")
-    """status paths the client is asked to poll (any of the API's: story, dub, transcribe...)"""
+    endpoints: tuple[str, ...] = ()
+    """``--endpoint``: restrict the run to these status paths (or family names: story, dub,
+    transcription...). Empty: every family the client declares (``poll.families``), or the
+    default (story and project-setup) when it declares none; see :mod:`.families`"""
     min_interval: float = 1.0
     """minimum virtual seconds between two polls"""
     max_requests: int = 1000
@@ -93,14 +95,7 @@ class ConformanceConfig:
             raise ConfigError("wall_timeout: must be > 0")
         for name in self.properties:
             property_named(name)
-        for ep in self.endpoints:
-            if family_of_status_path(ep) is None:
-                raise ConfigError(
-                    f"endpoint: must be a status path of the API ({', '.join(STATUS_PATHS)}), "
-                    f"got {ep!r}"
-                )
-        if not self.endpoints:
-            raise ConfigError("endpoint: give at least one endpoint")
+        object.__setattr__(self, "endpoints", endpoints_named(self.endpoints))
         if self.mode not in MODES:
             raise ConfigError(f"mode: must be one of {', '.join(MODES)}, got {self.mode!r}")
 

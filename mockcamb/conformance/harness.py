@@ -7,6 +7,7 @@ import contextlib
 import io
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from ..core.emulator import Emulator
 from ..core.routes import status_family
@@ -14,6 +15,7 @@ from ..testing import MockCamb, serve_in_thread
 from ..virtual_time import VirtualTime, patched
 from .clients import Client, load_client, target_name
 from .config import ConformanceConfig
+from .families import plan_families
 from .gate import Gate
 from .judges import JUDGES
 from .lives import Life
@@ -21,7 +23,7 @@ from .properties import PROPERTIES, property_named
 from .recorded import properties_of, recorded_lives
 from .records import Run
 from .report import Finding, Report
-from .search import search_property
+from .search import lives_per_family, search_property
 from .threads import Outcome, call_in_thread, real_perf
 from .watch import RunState
 
@@ -35,7 +37,8 @@ _REAL_SLEEP_HINT = (
 class Harness:
     """An in-process emulator on a free port plus the machinery to run a client through lives.
 
-    Use as a context manager; :meth:`run` runs one life, :meth:`search` one property.
+    Use as a context manager; :meth:`run` runs one life, :meth:`search` one property over
+    the families of :attr:`families` (what the client declares, ``--endpoint``, the default).
     """
 
     emu: Emulator  # set on entering, with the server
@@ -43,6 +46,11 @@ class Harness:
     def __init__(self, client: Client, config: ConformanceConfig | None = None) -> None:
         self.client = client
         self.config = config or ConformanceConfig()
+        self.families = plan_families(client, self.config.endpoints)
+        self.lives_by_family: dict[str, dict[str, int]] = {}
+        """property -> status path -> lives the client was run through"""
+        self.not_run: dict[str, dict[str, str]] = {}
+        """property -> status path -> why that family was not searched"""
         self.state: RunState | None = None
         self.old_keys: set[str] = set()
         self._runs = 0
@@ -141,12 +149,30 @@ class Harness:
     # --- searching one property ----------------------------------------------------------
 
     def search(self, prop: str, seed: int) -> Finding | None:
-        """Let hypothesis look for the smallest life on which the client breaks ``prop``."""
-        finding, examples = search_property(self.run, prop, seed, self.config)
+        """Let hypothesis look for the smallest life on which the client breaks ``prop``, one
+        family after another (each its share of the lives, seeded ``seed``, ``seed + 1``...);
+        the families after the first that fails are not searched."""
+        endpoints = self.families.run
+        per = lives_per_family(prop, self.config, len(endpoints))
+        counts = self.lives_by_family.setdefault(prop, {})
+        skipped = self.not_run.setdefault(prop, {})
+        finding: Finding | None = None
+        total = 0
+        for i, endpoint in enumerate(endpoints):
+            if finding is not None:
+                skipped[endpoint] = (
+                    f"not searched: the property failed on {finding.run.life.endpoint}"
+                )
+                continue
+            finding, examples = search_property(
+                self.run, prop, (seed + i) % 2**32, self.config, endpoint, per
+            )
+            counts[endpoint] = counts.get(endpoint, 0) + examples
+            total += examples
         if finding is None:
-            self.examples_run[prop] = examples
+            self.examples_run[prop] = total
         else:
-            finding.examples_run = examples
+            finding.examples_run = total
         return finding
 
 
@@ -173,16 +199,20 @@ def check_client(
     chosen = [p.name for p in PROPERTIES if p.name in wanted]
     recorded = recorded_lives(cfg.lives) if cfg.lives is not None else []
     with patched(), Harness(client, cfg) as harness:
+        polled = {status_family(ep).name: ep for ep in harness.families.run}
         for name in chosen:
             finding = harness.search(name, seed)
             examples[name] = (
                 finding.examples_run if finding is not None else harness.examples_run.get(name, 0)
             )
             for life in (r for r in recorded if name in properties_of(r)):
-                if finding is not None:
-                    break
-                run = harness.run(life, name)
+                endpoint = polled.get(status_family(life.endpoint).name)
+                if finding is not None or endpoint is None:
+                    continue
+                run = harness.run(replace(life, endpoint=endpoint), name)
                 examples[name] += 1
+                counts = harness.lives_by_family.setdefault(name, {})
+                counts[endpoint] = counts.get(endpoint, 0) + 1
                 message = JUDGES[name](run, cfg)
                 if message is not None:
                     note = f"a life recorded in {cfg.lives}: what the real service did"
@@ -191,4 +221,15 @@ def check_client(
             if on_result is not None:
                 on_result(name, finding)
     skipped = tuple(p.name for p in PROPERTIES if p.name not in chosen)
-    return Report(target_name(target), cfg, seed, results, examples, real_perf() - t0, skipped)
+    return Report(
+        target_name(target),
+        cfg,
+        seed,
+        results,
+        examples,
+        real_perf() - t0,
+        skipped,
+        families=harness.families,
+        lives_by_family=harness.lives_by_family,
+        not_run=harness.not_run,
+    )

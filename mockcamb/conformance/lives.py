@@ -3,7 +3,7 @@ document the emulator runs, and the hypothesis strategies that generate lives pe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ..core.errors import ConfigError
 from ..core.statuses import FAILURE_STATUSES, PENDING, SUCCESS
 from .config import ConformanceConfig
+from .families import DEFAULT_ENDPOINTS
 from .properties import PERMANENT_CODES
 
 #: Statuses CAMB does not document, which a client must treat as "still running".
@@ -348,9 +349,13 @@ _LIVES: dict[str, Callable[[Endpoints, ConformanceConfig], st.SearchStrategy[Lif
 }
 
 
-def life_values(prop: str, config: ConformanceConfig) -> st.SearchStrategy[Life]:
-    """Task lives that exercise property ``prop``."""
+def life_values(
+    prop: str, config: ConformanceConfig, endpoints: Sequence[str] = ()
+) -> st.SearchStrategy[Life]:
+    """Task lives that exercise property ``prop``, polled at one of ``endpoints`` (status
+    paths; by default the config's ``endpoints``, else story and project-setup)."""
     lives = _LIVES.get(prop)
     if lives is None:
         raise ConfigError(f"property: unknown property {prop!r}")
-    return lives(st.sampled_from(config.endpoints), config)
+    paths = tuple(endpoints) or config.endpoints or DEFAULT_ENDPOINTS
+    return lives(st.sampled_from(paths), config)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .config import ConformanceConfig
+from .families import FamilyPlan, label
 from .properties import PROPERTIES, Property
 from .records import Exchange, Run
 from .text import one_line
@@ -76,6 +78,12 @@ class Report:
     examples: dict[str, int]
     seconds: float
     skipped: tuple[str, ...] = ()
+    families: FamilyPlan | None = None
+    """the families run (status paths), where they come from, and why the others were not"""
+    lives_by_family: dict[str, dict[str, int]] = field(default_factory=dict)
+    """property -> status path -> lives run"""
+    not_run: dict[str, dict[str, str]] = field(default_factory=dict)
+    """property -> status path -> why that family was not searched for it"""
 
     @property
     def ok(self) -> bool:
@@ -88,8 +96,9 @@ class Report:
     def format(self) -> str:
         lines = [
             f"mockcamb conform {self.target}",
-            f"  seed {self.seed}, up to {self.config.examples} task lives per property, "
-            f"endpoints {', '.join(self.config.endpoints)}",
+            f"  seed {self.seed}, up to {self.config.examples} task lives per property "
+            "(split over the families)",
+            *self._family_lines(),
             f"  mode: {_MODE_TEXT.get(self.config.mode, self.config.mode)}",
             "",
         ]
@@ -99,11 +108,36 @@ class Report:
         lines += self._verdict_lines()
         return "\n".join(lines)
 
+    def _family_lines(self) -> list[str]:
+        plan = self.families
+        if plan is None:
+            return []
+        lines = [f"  families: {', '.join(map(label, plan.run))} ({plan.source()})"]
+        by_reason: dict[str, list[str]] = {}
+        for name, why in plan.skipped.items():
+            by_reason.setdefault(why, []).append(name)
+        lines += [f"  skipped: {', '.join(names)}: {why}" for why, names in by_reason.items()]
+        return lines
+
+    def _run_over(self, name: str) -> str:
+        """``run over dub (3 lives), tts (3 lives); not run over ...``, or ``""``."""
+        counts = self.lives_by_family.get(name, {})
+        text = ", ".join(
+            f"{label(ep)} ({n} {'life' if n == 1 else 'lives'})" for ep, n in counts.items()
+        )
+        text = f"run over {text}" if text else ""
+        for ep, why in self.not_run.get(name, {}).items():
+            text += f"; {label(ep)} {why}"
+        return text
+
     def _property_lines(self, prop: Property) -> list[str]:
         if prop.name in self.results:
             finding = self.results[prop.name]
             mark = "PASS" if finding is None else "FAIL"
             lines = [f"{mark}  {prop.number} {prop.name}: {prop.title}"]
+            over = self._run_over(prop.name)
+            if over:
+                lines.append(f"      {over}")
             if finding is not None:
                 body = finding.format("      ")
                 lines += [
@@ -126,3 +160,38 @@ class Report:
             f"({', '.join(self.failed)}); {total} task lives in {self.seconds:.1f} s",
             f"  reproduce with --seed {self.seed}; relax a property on purpose with --relax NAME",
         ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (``mockcamb conform --json``)."""
+        return {
+            "target": self.target,
+            "ok": self.ok,
+            "seed": self.seed,
+            "examples": self.config.examples,
+            "mode": self.config.mode,
+            "seconds": round(self.seconds, 3),
+            "families": self.families.to_dict() if self.families is not None else None,
+            "properties": [self._property_dict(p) for p in PROPERTIES],
+        }
+
+    def _property_dict(self, prop: Property) -> dict[str, Any]:
+        out: dict[str, Any] = {"number": prop.number, "name": prop.name, "title": prop.title}
+        if prop.name not in self.results:
+            out["result"] = "skip"
+            out["reason"] = "left out by --only or --relax"
+            return out
+        finding = self.results[prop.name]
+        out["result"] = "pass" if finding is None else "fail"
+        out["lives"] = self.examples.get(prop.name, 0)
+        out["families"] = dict(self.lives_by_family.get(prop.name, {}))
+        out["not_run"] = dict(self.not_run.get(prop.name, {}))
+        if finding is not None:
+            run = finding.run
+            out["message"] = finding.message
+            out["smallest_life"] = run.life.describe()
+            out["scenario"] = run.life.scenario()
+            out["client"] = run.what_client_did()
+            out["requests"] = [ex.describe() for ex in run.exchanges]
+            if finding.note:
+                out["note"] = finding.note
+        return out

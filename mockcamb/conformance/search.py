@@ -25,16 +25,30 @@ _UNREPRODUCIBLE = (
 )
 
 
+def lives_per_family(prop: str, config: ConformanceConfig, families: int) -> int:
+    """How many lives one family gets: the property's share (``examples``, or fewer for a
+    property with few shapes) split over the families run, at least one each."""
+    most = min(config.examples, MAX_LIVES.get(prop, config.examples))
+    return max(1, -(-most // max(1, families)))
+
+
 def search_property(
-    run_life: RunLife, prop: str, seed: int, config: ConformanceConfig
+    run_life: RunLife,
+    prop: str,
+    seed: int,
+    config: ConformanceConfig,
+    endpoint: str | None = None,
+    examples: int | None = None,
 ) -> tuple[Finding | None, int]:
     """The smallest life found on which the client breaks ``prop`` (``None`` when none
-    breaks it), and how many lives the client was run through."""
+    breaks it), and how many lives the client was run through: up to ``examples`` lives
+    (default: the property's share) polled at ``endpoint`` (default: any of the config's)."""
     search = _Search(run_life, prop, config)
+    budget = examples if examples is not None else lives_per_family(prop, config, 1)
 
-    @_settings(config, MAX_LIVES.get(prop, config.examples))
+    @_settings(config, budget)
     @hypothesis_seed(seed)
-    @given(life_values(prop, config))
+    @given(life_values(prop, config, (endpoint,) if endpoint else ()))
     def check(life: Life) -> None:
         search.check(life)
 
@@ -54,7 +68,7 @@ def search_property(
 def _settings(config: ConformanceConfig, most: int) -> settings:
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if config.shrink else [])
     return settings(
-        max_examples=min(config.examples, most),
+        max_examples=most,
         deadline=None,
         database=None,
         derandomize=False,

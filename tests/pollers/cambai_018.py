@@ -193,3 +193,6 @@ def poll(base_url, api_key, endpoint, task_id):
     if endpoint == "tts":
         return client.tts_loop(task_id)
     raise ValueError(f"cambai polls dub or tts tasks here, not {endpoint!r}")
+
+
+poll.families = ("dub", "tts")  # what the conformance harness runs it over

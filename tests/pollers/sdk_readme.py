@@ -40,3 +40,6 @@ def poll(base_url, api_key, endpoint, task_id):
             break
         time.sleep(5)
     return status_response.model_dump()
+
+
+poll.families = ("dub",)  # what the conformance harness runs it over
