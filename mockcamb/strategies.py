@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from .core.scenario import FAULT_TYPES
+from .core.scenario import FAULT_TYPES, RETRY_AFTER_FORMATS
 from .core.statuses import (
     DOCUMENTED_STATUSES,
     EXCEPTION_REASONS,
@@ -136,6 +136,9 @@ def _fault(
         fault["http_status"] = draw(st.sampled_from([200, 500, 502]))
     if fault.get("http_status") in (429, 503) and draw(st.booleans()):
         fault["retry_after"] = draw(st.sampled_from([0, 1, 5]))
+        ra_format = draw(st.sampled_from((None, *RETRY_AFTER_FORMATS)))
+        if ra_format is not None:  # absent: seconds, the default
+            fault["retry_after_format"] = ra_format
     return fault
 
 

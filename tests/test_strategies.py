@@ -7,11 +7,16 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from mockcamb import strategies as ms
-from mockcamb.core.scenario import parse_fault, parse_latency, parse_scenario
+from mockcamb.core.scenario import (
+    RETRY_AFTER_FORMATS,
+    parse_fault,
+    parse_latency,
+    parse_scenario,
+)
 from mockcamb.core.statuses import DOCUMENTED_STATUSES, FINAL_STATUSES, PENDING, is_final
 
 
@@ -77,6 +82,17 @@ def test_scenarios_have_no_faults_or_latency_unless_asked(doc: dict[str, Any]) -
 def test_faults_parse(doc: dict[str, Any]) -> None:
     fault = parse_fault(doc, "fault")
     assert fault.probability is not None or max(fault.polls) <= 5
+
+
+@pytest.mark.parametrize("ra_format", RETRY_AFTER_FORMATS)
+def test_faults_draw_every_retry_after_format(ra_format: str) -> None:
+    doc = find(
+        ms.faults(),
+        lambda d: d.get("retry_after_format") == ra_format,
+        settings=settings(database=None, max_examples=2000),
+    )
+    fault = parse_fault(doc, "fault")
+    assert fault.retry_after is not None and fault.retry_after_format == ra_format
 
 
 @given(ms.faults(probabilistic=False, types=("http_error",)))
