@@ -227,6 +227,27 @@ def test_the_plugin_is_light_to_import() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_package_data_ships_every_data_file_and_each_glob_matches_one() -> None:
+    """What the wheel takes besides modules (``[tool.setuptools.package-data]``): every glob
+    matches a file of the package, and every file of the package that is not Python is
+    matched by one (a new data file the wheel would leave out fails here, not in a user's
+    venv). The slow test below checks the built wheel itself."""
+    tomllib = pytest.importorskip("tomllib")
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["mockcamb"]
+    root = REPO / "mockcamb"
+    for pattern in globs:
+        assert list(root.glob(pattern)), f"package-data {pattern!r} matches no file"
+    data = {
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
+    shipped = {p for pattern in globs for p in root.glob(pattern)}
+    assert data <= shipped, f"not in package-data: {sorted(map(str, data - shipped))}"
+
+
 @pytest.mark.skipif(
     os.environ.get("MOCKCAMB_SLOW_TESTS") != "1",
     reason="builds a wheel and installs it with its dependencies in a fresh venv (~1 min, "
@@ -255,6 +276,9 @@ def test_the_built_wheel_installs_in_a_fresh_venv_and_serves(tmp_path: Path) -> 
         "root = pathlib.Path(mockcamb.__file__).parent\n"
         "assert (root / 'scenario.schema.json').is_file(), 'schema not shipped'\n"
         "assert (root / 'http/templates/dashboard.html').is_file(), 'template not shipped'\n"
+        "assert (root / 'presets/happy_path.yaml').is_file(), 'presets not shipped'\n"
+        "assert (root / 'stores/redis/poll.lua').is_file(), 'lua scripts not shipped'\n"
+        "assert (root / 'py.typed').is_file(), 'py.typed not shipped'\n"
         "with serve_in_thread() as m:\n"
         "    t = m.create_task('story', 'instant_success')\n"
         "    assert requests.get(f'{m.base_url}/story/{t}', headers=m.headers).ok\n"

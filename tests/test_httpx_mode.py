@@ -22,6 +22,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from _differential import KEY, Call, Runner, prepare, script
+from _differential import journal as shared_journal
+from _differential import run_both as differential
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,90 +43,9 @@ from mockcamb.leaks import CambHostRefused
 from mockcamb.testing import CAMB_BASE_URL, MockCamb, build_emulator, serve_in_thread
 from mockcamb.virtual_time import virtual_time
 
-KEY = {"x-api-key": "k"}
 INSTANT = {**KEY, "x-mockcamb-scenario": "instant_success"}
-GARBAGE = {
-    "steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCCESS"}],
-    "faults": [
-        {"poll": 1, "type": "non_json", "http_status": 502},
-        {"poll": 2, "type": "truncated_json"},
-        {"poll": 3, "type": "empty_body", "http_status": 504, "retry_after": 3},
-        {"poll": 4, "type": "malformed_json"},
-        {"poll": 5, "http_status": 418, "body": {"teapot": True}},
-    ],
-}
 #: Headers a server adds by itself (waitress: Date, Server; keep-alive framing).
 SERVER_HEADERS = frozenset({"date", "server", "connection", "keep-alive"})
-
-#: (method, path under /apis, keyword arguments for httpx's request())
-Call = tuple[str, str, dict[str, Any]]
-
-
-def script() -> list[Call]:
-    story = ("file", ("story.txt", b"Once upon a time", "text/plain"))
-    setup = {"media_url": "u", "source_language": 1, "target_languages": [2]}
-    calls: list[Call] = [("GET", "/story/flaky", {"headers": KEY})] * 8
-    calls += [("GET", "/story/garbage", {"headers": KEY})] * 6
-    calls += [
-        ("GET", "/story/flaky", {}),
-        ("GET", "/story/flaky", {"headers": {"x-api-key": ""}}),
-        ("GET", "/story/missing", {"headers": KEY}),
-        ("GET", "/story/a%2Fb", {"headers": KEY}),
-        ("GET", "/story/caf%C3%A9", {"headers": KEY}),
-        ("GET", "/story/flaky?verbose=1", {"headers": KEY}),
-        ("GET", "/story/", {"headers": KEY}),
-        ("GET", "/story", {"headers": KEY}),
-        ("GET", "/", {"headers": KEY}),
-        ("GET", "/nothing/here", {"headers": KEY}),
-        ("PUT", "/story/flaky", {"headers": KEY}),
-        ("DELETE", "/project-setup/flaky", {}),
-        ("POST", "/story/flaky", {"headers": KEY}),
-        ("HEAD", "/story/flaky", {"headers": KEY}),
-        ("OPTIONS", "/story/flaky", {"headers": KEY}),
-        ("POST", "/story", {"headers": KEY, "files": [story], "data": {"source_language": "1"}}),
-        ("POST", "/story", {"headers": KEY, "files": [story], "data": {"source_language": "x"}}),
-        ("POST", "/story", {"headers": KEY, "data": {"source_language": "1"}}),
-        ("POST", "/story", {"headers": KEY, "json": {"source_language": 1}}),
-        ("POST", "/story", {"headers": KEY}),
-        ("POST", "/story", {"files": [story], "data": {"source_language": "1"}}),
-        (
-            "POST",
-            "/story",
-            {
-                "headers": {**KEY, "x-mockcamb-scenario": "no_such_preset"},
-                "files": [story],
-                "data": {"source_language": "1"},
-            },
-        ),
-        ("POST", "/project-setup", {"headers": KEY, "json": setup}),
-        (
-            "POST",
-            "/project-setup",
-            {"headers": {**KEY, "x-mockcamb-scenario": "error"}, "json": setup},
-        ),
-        ("POST", "/project-setup", {"headers": KEY, "json": {"media_url": 5}}),
-        ("POST", "/project-setup", {"headers": KEY, "json": [1, 2]}),
-        ("POST", "/project-setup", {"headers": KEY, "content": b"not json"}),
-        (
-            "POST",
-            "/project-setup",
-            {"headers": {**KEY, "Content-Type": "application/json"}, "content": b"{broken"},
-        ),
-        ("POST", "/project-setup", {"headers": KEY, "content": b"x" * (16 * 1024 * 1024 + 1)}),
-        ("GET", "/story-result/1000", {"headers": KEY}),
-        ("GET", "/story-result/1000", {}),
-        ("GET", "/story-result/999999", {"headers": KEY}),
-        ("GET", "/story-result/abc", {"headers": KEY}),
-        ("GET", "/project-setup-result/1000", {"headers": KEY}),
-        ("GET", "/story-result/", {"headers": KEY}),
-    ]
-    return calls
-
-
-def prepare(mock: MockCamb) -> None:
-    mock.create_task("story", "flaky_network", task_id="flaky")
-    mock.create_task("story", GARBAGE, task_id="garbage")
-    mock.create_task("project-setup", "instant_success", task_id="ps")
 
 
 def _outcome(reply: httpx.Response, base: str) -> tuple[Any, ...]:
@@ -154,15 +76,15 @@ async def answer_async(client: httpx.AsyncClient, base_url: str, call: Call) -> 
 
 
 def journal(mock: MockCamb) -> list[tuple[Any, ...]]:
-    keys = ("method", "path", "kind", "task_id", "request", "status_code", "task_status", "dropped")
+    """The shared journal fields, and the headers each request came with."""
     out = []
-    for e in mock.requests():
+    for fields, e in zip(shared_journal(mock), mock.requests(), strict=True):
         headers = {
             k: re.sub(r"boundary=\w+", "boundary=B", v)  # httpx draws one per request
             for k, v in e["headers"].items()
             if k.lower() != "host"
         }
-        out.append((*(e[k] for k in keys), headers))
+        out.append((*fields, headers))
     return out
 
 
@@ -179,32 +101,21 @@ def _async_run(mock: MockCamb, calls: list[Call]) -> list[tuple[Any, ...]]:
     return asyncio.run(go())
 
 
-Runner = Callable[[MockCamb, list[Call]], list[tuple[Any, ...]]]
-
-
-def run_both(calls: list[Call], run: Runner, setup: Callable[[MockCamb], None] = prepare) -> None:
-    with serve_in_thread(settings={"seed": 3}) as served:
-        setup(served)
-        over_http = run(served, calls)
-        http_journal = journal(served)
-    with intercept(settings={"seed": 3}) as local:
-        setup(local)
-        in_process = run(local, calls)
-        local_journal = journal(local)
-    for call, a, b in zip(calls, over_http, in_process, strict=True):
-        assert a == b, f"{call[0]} {call[1]}: HTTP {a} != in-process {b}"
-    assert http_journal == local_journal
+def run_both(
+    calls: list[Call], run: Runner, setup: Callable[[MockCamb], None] = prepare
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    return differential(calls, run, intercept, setup=setup, journal=journal)
 
 
 @pytest.mark.parametrize("run", [_sync_run, _async_run], ids=["sync", "async"])
 def test_the_same_script_gets_the_same_answers_in_both_modes(run: Runner) -> None:
-    run_both(script(), run)
+    run_both(script("content"), run)
 
 
 def test_the_script_covers_every_kind_of_answer() -> None:
     with intercept() as mock:
         prepare(mock)
-        answers = _sync_run(mock, script())
+        answers = _sync_run(mock, script("content"))
     codes = {a[0] for a in answers}
     assert {"RemoteProtocolError", 200, 400, 401, 404, 405, 413, 418, 422, 429, 502, 503} <= codes
     bodies = [a[2] for a in answers if len(a) == 3]
@@ -290,14 +201,7 @@ def _families_async(mock: MockCamb, _: list[Call]) -> list[tuple[Any, ...]]:
 def test_every_family_of_the_route_table_answers_alike(run: Runner) -> None:
     """Create, status, results and bulk results of every family in the route table, to
     SUCCESS, over HTTP and in process: the same answers and the same journal."""
-    with serve_in_thread(settings={"seed": 3}) as served:
-        over_http = run(served, [])
-        http_journal = journal(served)
-    with intercept(settings={"seed": 3}) as local:
-        in_process = run(local, [])
-        local_journal = journal(local)
-    assert over_http == in_process
-    assert http_journal == local_journal
+    in_process, local_journal = run_both([], run, setup=lambda mock: None)
     assert {e[2] for e in local_journal} >= {f.name for f in FAMILIES}
     files = [o for o in in_process if any(k == "content-type" and "audio" in v for k, v in o[1])]
     assert files, "no result file (audio) was fetched"

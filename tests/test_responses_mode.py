@@ -15,106 +15,14 @@ from urllib.parse import quote
 import pytest
 import requests
 import responses
+from _differential import KEY, Call, journal, prepare, script
+from _differential import run_both as differential
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mockcamb.core.emulator import Emulator
 from mockcamb.responses_mode import ResponsesAdapter, intercept
 from mockcamb.testing import CAMB_BASE_URL, MockCamb, build_emulator, serve_in_thread
-
-KEY = {"x-api-key": "k"}
-GARBAGE = {
-    "steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCCESS"}],
-    "faults": [
-        {"poll": 1, "type": "non_json", "http_status": 502},
-        {"poll": 2, "type": "truncated_json"},
-        {"poll": 3, "type": "empty_body", "http_status": 504, "retry_after": 3},
-        {"poll": 4, "type": "malformed_json"},
-        {"poll": 5, "http_status": 418, "body": {"teapot": True}},
-    ],
-}
-
-#: (method, path under /apis, keyword arguments for requests.request)
-Call = tuple[str, str, dict[str, Any]]
-
-
-def script() -> list[Call]:
-    story = ("file", ("story.txt", b"Once upon a time", "text/plain"))
-    calls: list[Call] = [("GET", "/story/flaky", {"headers": KEY})] * 8
-    calls += [("GET", "/story/garbage", {"headers": KEY})] * 6
-    calls += [
-        ("GET", "/story/flaky", {}),
-        ("GET", "/story/flaky", {"headers": {"x-api-key": ""}}),
-        ("GET", "/story/missing", {"headers": KEY}),
-        ("GET", "/story/a%2Fb", {"headers": KEY}),
-        ("GET", "/story/caf%C3%A9", {"headers": KEY}),
-        ("GET", "/story/flaky?verbose=1", {"headers": KEY}),
-        ("GET", "/story/", {"headers": KEY}),
-        ("GET", "/story", {"headers": KEY}),
-        ("GET", "/", {"headers": KEY}),
-        ("GET", "/nothing/here", {"headers": KEY}),
-        ("PUT", "/story/flaky", {"headers": KEY}),
-        ("DELETE", "/project-setup/flaky", {}),
-        ("POST", "/story/flaky", {"headers": KEY}),
-        ("HEAD", "/story/flaky", {"headers": KEY}),
-        ("POST", "/story", {"headers": KEY, "files": [story], "data": {"source_language": "1"}}),
-        ("POST", "/story", {"headers": KEY, "files": [story], "data": {"source_language": "x"}}),
-        ("POST", "/story", {"headers": KEY, "data": {"source_language": "1"}}),
-        ("POST", "/story", {"headers": KEY, "json": {"source_language": 1}}),
-        ("POST", "/story", {"headers": KEY}),
-        ("POST", "/story", {"files": [story], "data": {"source_language": "1"}}),
-        (
-            "POST",
-            "/story",
-            {
-                "headers": {**KEY, "x-mockcamb-scenario": "no_such_preset"},
-                "files": [story],
-                "data": {"source_language": "1"},
-            },
-        ),
-        (
-            "POST",
-            "/project-setup",
-            {
-                "headers": KEY,
-                "json": {"media_url": "u", "source_language": 1, "target_languages": [2]},
-            },
-        ),
-        (
-            "POST",
-            "/project-setup",
-            {
-                "headers": {**KEY, "x-mockcamb-scenario": "error"},
-                "json": {"media_url": "u", "source_language": "7", "target_languages": []},
-            },
-        ),
-        (
-            "POST",
-            "/project-setup",
-            {"headers": KEY, "json": {"media_url": 5, "target_languages": "x"}},
-        ),
-        ("POST", "/project-setup", {"headers": KEY, "json": [1, 2]}),
-        ("POST", "/project-setup", {"headers": KEY, "data": "not json"}),
-        (
-            "POST",
-            "/project-setup",
-            {"headers": {**KEY, "Content-Type": "application/json"}, "data": "{broken"},
-        ),
-        ("GET", "/story-result/1000", {"headers": KEY}),
-        ("GET", "/story-result/1000", {}),
-        ("GET", "/story-result/999999", {"headers": KEY}),
-        ("GET", "/story-result/abc", {"headers": KEY}),
-        ("GET", "/project-setup-result/1000", {"headers": KEY}),
-        ("GET", "/project-setup-result/1001", {"headers": KEY}),
-        ("GET", "/story-result/", {"headers": KEY}),
-    ]
-    return calls
-
-
-def prepare(mock: MockCamb) -> None:
-    mock.create_task("story", "flaky_network", task_id="flaky")
-    mock.create_task("story", GARBAGE, task_id="garbage")
-    mock.create_task("project-setup", "instant_success", task_id="ps")
 
 
 def answer(base_url: str, call: Call, base: str) -> tuple[Any, ...]:
@@ -131,33 +39,22 @@ def answer(base_url: str, call: Call, base: str) -> tuple[Any, ...]:
     )
 
 
-def journal(mock: MockCamb) -> list[tuple[Any, ...]]:
-    keys = ("method", "path", "kind", "task_id", "request", "status_code", "task_status", "dropped")
-    return [tuple(e[k] for k in keys) for e in mock.requests()]
+def _run(mock: MockCamb, calls: list[Call]) -> list[tuple[Any, ...]]:
+    return [answer(mock.base_url, c, mock.base_url) for c in calls]
 
 
 def run_both(calls: list[Call], setup: Callable[[MockCamb], None] = prepare) -> None:
-    with serve_in_thread(settings={"seed": 3}) as served:
-        setup(served)
-        over_http = [answer(served.base_url, c, served.base_url) for c in calls]
-        http_journal = journal(served)
-    with intercept(settings={"seed": 3}) as local:
-        setup(local)
-        in_process = [answer(local.base_url, c, local.base_url) for c in calls]
-        local_journal = journal(local)
-    for call, a, b in zip(calls, over_http, in_process, strict=True):
-        assert a == b, f"{call[0]} {call[1]}: HTTP {a} != in-process {b}"
-    assert http_journal == local_journal
+    differential(calls, _run, intercept, setup=setup)
 
 
 def test_the_same_script_gets_the_same_answers_in_both_modes() -> None:
-    run_both(script())
+    run_both(script("data"))
 
 
 def test_the_script_covers_every_kind_of_answer() -> None:
     with intercept() as mock:
         prepare(mock)
-        answers = [answer(mock.base_url, c, mock.base_url) for c in script()]
+        answers = _run(mock, script("data"))
     codes = {a[0] for a in answers}
     assert {"dropped", 200, 400, 401, 404, 418, 422, 429, 502, 503, 504} <= codes
     assert any(a[1:2] == ("text/html; charset=utf-8",) for a in answers)

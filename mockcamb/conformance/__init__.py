@@ -6,7 +6,8 @@ attribute, ``poll.families = ("dub", "tts")`` (see :mod:`.families`); undeclared
 over story and project-setup. :func:`check_client` serves an in-process emulator on a free
 port, and for each property and family lets hypothesis generate task lives (scenarios), runs
 the client through each one over real HTTP in virtual time (see :mod:`mockcamb.virtual_time`)
-and judges what it did from the emulator's journal. A failing property is reported with the smallest life hypothesis finds.
+and judges what it did from the emulator's journal. A failing property is reported with the
+smallest life hypothesis finds.
 
 The client's virtual time follows it into the threads it starts or hands work to, and its
 ``time.time()`` agrees with the emulator's HTTP dates; a request a life stalls (accepted, never

@@ -139,21 +139,12 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         help="http (default): the client gets a server on a free port; httpx: an httpx-based "
         "client (the official SDK...) is answered in process through the httpx mode, no port",
     )
-    p.add_argument(
-        "--no-shrink",
-        action="store_true",
-        help="report the first failing life found, without shrinking it",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print the report as JSON instead of text",
-    )
-    p.add_argument(
-        "--show-output",
-        action="store_true",
-        help="let the client print to the terminal instead of capturing it",
-    )
+    for flag, text in (
+        ("--no-shrink", "report the first failing life found, without shrinking it"),
+        ("--json", "print the report as JSON instead of text"),
+        ("--show-output", "let the client print to the terminal instead of capturing it"),
+    ):
+        p.add_argument(flag, action="store_true", help=text)
 
 
 def config_from_args(args: argparse.Namespace) -> ConformanceConfig:

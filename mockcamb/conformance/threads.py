@@ -71,7 +71,25 @@ def call_in_thread(
     thread gets a little longer; a thread still alive then is left behind as ``hung``. Threads
     of the client still running when the call ends go back to real time."""
     with _quiet_stops():
-        return _call(call, run, vt, name, wall_timeout, on_timeout)
+        outcome = Outcome()
+        started = threading.Event()
+        thread = threading.Thread(
+            target=_work, args=(call, run, vt, started, outcome), name=name, daemon=True
+        )
+        thread.start()
+        started.wait()
+        thread.join(wall_timeout)
+        if thread.is_alive():
+            on_timeout()
+            thread.join(min(2.0, wall_timeout))
+        with run.lock:
+            run.closed = True
+        # helper threads still running (a library's background thread, say) go back to real
+        # time; a client thread left behind stays, so that its next sleep stops it
+        vt.release_all(keep=frozenset({thread.ident or 0}))
+        if thread.is_alive():  # blocked in C, or swallowing every stop: leave it behind
+            outcome.kind = "hung"
+        return outcome
 
 
 @contextlib.contextmanager
@@ -90,35 +108,6 @@ def _quiet_stops() -> Iterator[None]:
     finally:
         if threading.excepthook is hook:
             threading.excepthook = previous
-
-
-def _call(
-    call: Callable[[], Any],
-    run: Stoppable,
-    vt: VirtualTime,
-    name: str,
-    wall_timeout: float,
-    on_timeout: Callable[[], object],
-) -> Outcome:
-    outcome = Outcome()
-    started = threading.Event()
-    thread = threading.Thread(
-        target=_work, args=(call, run, vt, started, outcome), name=name, daemon=True
-    )
-    thread.start()
-    started.wait()
-    thread.join(wall_timeout)
-    if thread.is_alive():
-        on_timeout()
-        thread.join(min(2.0, wall_timeout))
-    with run.lock:
-        run.closed = True
-    # helper threads still running (a library's background thread, say) go back to real
-    # time; a client thread left behind stays, so that its next sleep stops it
-    vt.release_all(keep=frozenset({thread.ident or 0}))
-    if thread.is_alive():  # blocked in C, or swallowing every stop: leave it behind
-        outcome.kind = "hung"
-    return outcome
 
 
 def _work(

@@ -41,6 +41,7 @@ from waitress.server import create_server
 
 from ..core.errors import ConfigError
 from ..ratelimit import RateLimiter
+from ..serve.threaded import ThreadedServer
 from .recording import Exchange, Recorder
 from .redact import Redactor, redact_query, secret_values
 
@@ -335,15 +336,17 @@ def _phrase(code: int) -> str:
         return "Unknown"
 
 
-class ProxyServer:
+class ProxyServer(ThreadedServer):
     """The proxy on waitress: binds at once, serves here or in a background thread."""
+
+    thread_name = "mockcamb-record"
 
     def __init__(
         self, app: RecordingProxy, host: str = "127.0.0.1", port: int = 0, threads: int = 32
     ) -> None:
         self.app = app
         try:
-            self._server: Any = create_server(
+            server = create_server(
                 app,
                 host=host,
                 port=port,
@@ -362,31 +365,7 @@ class ProxyServer:
                     f"--port: port {port} on {host} is already in use; choose another"
                 ) from None
             raise ConfigError(f"--host: cannot listen on {host}:{port}: {exc.strerror}") from None
-        self.host = host
-        self.port: int = int(self._server.effective_port)
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
-        self._stopping = threading.Event()
-
-    @property
-    def url(self) -> str:
-        """The base URL to give the client instead of the target's."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def serve_forever(self) -> None:
-        try:
-            self._server.run()
-        finally:
-            self._server.task_dispatcher.shutdown(timeout=2)
-            self._stopped.set()
-
-    def start(self) -> ProxyServer:
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="mockcamb-record", daemon=True
-        )
-        self._thread.start()
-        return self
+        self._init_serving(server, host)  # url (the base URL to give the client), start
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, let exchanges in flight finish (and be recorded), then close."""

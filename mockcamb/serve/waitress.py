@@ -21,6 +21,7 @@ from waitress.server import create_server
 from ..core.emulator import Emulator
 from ..http.app import create_app
 from ..http.wsgi import MAX_BODY, WSGIApp
+from .threaded import ThreadedServer
 
 DEFAULT_THREADS = 64
 #: The most threads the pool grows to while injected latencies sleep.
@@ -71,7 +72,7 @@ def listen_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
-class Server:
+class Server(ThreadedServer):
     """The emulator's HTTP server (waitress): bind at once, then serve here or in a thread.
 
     With ``sock`` (from :func:`listen_socket`) it serves on that socket instead of binding
@@ -94,7 +95,7 @@ class Server:
             host = str(sock.getsockname()[0])
             where = {"sockets": [sock]}
         self.app = app
-        self._server: Any = create_server(
+        server = create_server(
             app,
             **where,
             threads=threads,
@@ -108,17 +109,13 @@ class Server:
             asyncore_use_poll=True,
             clear_untrusted_proxy_headers=True,
         )
-        self.host = host
-        self.port: int = int(self._server.effective_port)
+        self._init_serving(server, host)
         app.config["MOCKCAMB_DROP_CONNECTION"] = self._drop_connection
         app.config["MOCKCAMB_DELAY"] = self._delay
         self._threads = threads
         self._pool_size = threads
         self._sleepers = 0
         self._pool_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
-        self._stopping = threading.Event()
 
     def _delay(self, seconds: float) -> None:
         """Sleep out an injected latency without holding a worker others need: the pool
@@ -150,31 +147,9 @@ class Server:
         return False
 
     @property
-    def url(self) -> str:
-        """The server's root, e.g. ``http://127.0.0.1:8080``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
     def base_url(self) -> str:
         """The API base a client is given, ending in ``/apis``."""
         return f"{self.url}/apis"
-
-    def serve_forever(self) -> None:
-        """Serve until :meth:`stop` (from another thread or a signal handler)."""
-        try:
-            self._server.run()
-        finally:
-            self._server.task_dispatcher.shutdown(timeout=2)
-            self._stopped.set()
-
-    def start(self) -> Server:
-        """Serve in a daemon thread; the socket is bound already, so it answers at once."""
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="mockcamb-server", daemon=True
-        )
-        self._thread.start()
-        return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, let requests in flight finish (up to ``timeout`` seconds), then
