@@ -94,7 +94,11 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``mockcamb conform`` arguments to ``p``."""
     p.add_argument("target", help="the client to check, as package.module:function")
     p.add_argument(
-        "--examples", type=int, default=100, help="task lives per property (default 100)"
+        "--examples",
+        type=int,
+        default=100,
+        help="task lives per property, split over the families run, at least one each "
+        "(default 100)",
     )
     p.add_argument("--seed", type=int, default=None, help="seed, to reproduce a run")
     p.add_argument(

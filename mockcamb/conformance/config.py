@@ -20,7 +20,8 @@ class ConformanceConfig:
     """What to check and how hard. Every field can be set from the command line."""
 
     examples: int = 100
-    """task lives generated per property (hypothesis max_examples)"""
+    """task lives generated per property (hypothesis max_examples), split over the families
+    run, at least one each"""
     seed: int | None = None
     """hypothesis seed; None picks one (printed in the report, for reproduction)"""
     properties: tuple[str, ...] = tuple(p.name for p in PROPERTIES)
