@@ -55,7 +55,7 @@ def test_a_client_that_declares_dub_and_tts_is_run_over_those_only(called: list[
         assert all(n >= 1 for n in report.lives_by_family[prop].values())
         assert sum(report.lives_by_family[prop].values()) == report.examples[prop]
     text = report.format()
-    assert "  families: dub, tts (declared by the client (families))" in text
+    assert "  families: dub, tts (declared by the client's families attribute)" in text
     skipped = [line for line in text.splitlines() if line.startswith("  skipped: ")]
     assert skipped == [
         "  skipped: story, project-setup, dub-alt-format, translated-tts, translation, "

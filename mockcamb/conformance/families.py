@@ -106,7 +106,7 @@ class FamilyPlan:
                 f"the default: the client declares no families (set poll.{ATTRIBUTE} = "
                 "(...) or pass --endpoint)"
             )
-        source = f"declared by the client ({ATTRIBUTE})"
+        source = f"declared by the client's {ATTRIBUTE} attribute"
         return source + (", restricted by --endpoint" if self.restricted else "")
 
     def to_dict(self) -> dict[str, Any]:
