@@ -28,7 +28,7 @@ from mockcamb.core.emulator import Emulator
 from mockcamb.core.settings import Settings
 from mockcamb.http.app import create_app
 from mockcamb.http.asgi import LoopApp
-from mockcamb.stores.base import StoreUnavailable
+from mockcamb.stores.base import StoreUnavailable, TaskGone
 from mockcamb.stores.redis.store import RedisStore
 from mockcamb.stores.redis.wire import RawScript
 
@@ -497,3 +497,108 @@ def test_serve_on_a_redis_back_empty_reseeds_and_names_the_loss(rds: PrivateRedi
     assert log.count("came back empty") == 1, log
     assert re.search(r"lost at \d{4}-\d\d-\d\dT", log), log
     assert json.dumps(KEY) not in log and KEY not in log
+
+
+# --- a task whose scenario key is gone ------------------------------------------------
+
+FINISHES = {"steps": [{"status": "PENDING", "polls": 1}, {"status": "SUCCESS"}]}
+MINE = {"steps": [{"status": "PENDING", "polls": 3}, {"status": "SUCCESS"}]}
+
+
+def _drop_scenarios(store: Any) -> int:
+    """DEL every sc:<sid> key of the store's prefix, as a reset racing a create or a hand
+    at redis-cli would; how many there were."""
+    keys = list(store.r.scan_iter(match=store.prefix + "sc:*"))
+    assert keys
+    return int(store.r.delete(*keys))
+
+
+def test_a_task_whose_scenario_key_is_gone_is_repaired_by_a_worker_that_knows_it(
+    rds: PrivateRedis,
+) -> None:
+    """poll.lua decoded a missing plan: a script error (500) on every poll, admin read and
+    listing. A worker that knows the scenario writes it again and answers."""
+    a = _emulator(rds.url)
+    task = a.create_task(
+        "story", scenario={"steps": [{"status": "PENDING", "polls": 2}, {"status": "SUCCESS"}]}
+    )
+    assert a.status("story", task.task_id, KEY).body["status"] == "PENDING"
+    _drop_scenarios(a.store)
+    snap = a.snapshot(a.get_task("story", task.task_id))  # type: ignore[arg-type]  # 'view'
+    assert snap["status"] == "PENDING" and snap["requests"] == 1
+    _drop_scenarios(a.store)
+    reply = a.status("story", task.task_id, KEY)
+    assert reply.status_code == 200 and reply.body["status"] == "PENDING", reply.body
+    _drop_scenarios(a.store)
+    assert [t["requests"] for t in a.tasks()] == [2]  # counted once each, not on retry
+    _drop_scenarios(a.store)
+    reply = a.status("story", task.task_id, KEY)
+    assert reply.status_code == 200 and reply.body["status"] == "SUCCESS", reply.body
+    _drop_scenarios(a.store)
+    run_id = str(reply.body["run_id"])
+    assert a.result("story", run_id, KEY).status_code == 200
+
+
+def test_a_task_whose_scenario_key_is_gone_and_unknown_is_a_404_naming_why(
+    rds: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another worker (which never saw the scenario) answers the task as gone, with the
+    likely cause, and forgets it: the id can be created again."""
+    a = _emulator(rds.url)
+    polled, viewed, listed = (a.create_task("story", scenario=FINISHES) for _ in range(3))
+    _drop_scenarios(a.store)
+    b = _twin(a)
+    reply = b.status("story", polled.task_id, KEY)
+    assert reply.status_code == 404, reply.body
+    assert "POST /__admin/reset" in reply.body["detail"], reply.body
+    assert f"No story task with id {polled.task_id!r}: its scenario" in reply.body["detail"]
+    again = b.status("story", polled.task_id, KEY)
+    assert again.status_code == 404 and "scenario" not in again.body["detail"]  # forgotten
+    assert b.create_task("story", polled.task_id).task_id == polled.task_id
+    with pytest.raises(TaskGone, match="POST /__admin/reset"):
+        b.get_task("story", viewed.task_id)
+    assert [t["task_id"] for t in b.tasks()] == [polled.task_id]  # listed: skipped, forgotten
+    assert b.get_task("story", listed.task_id) is None
+    assert sum("without its scenario" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_a_result_whose_task_lost_its_scenario_is_a_404_naming_why(rds: PrivateRedis) -> None:
+    a = _emulator(rds.url)
+    task = a.create_task("story", scenario={"steps": [{"status": "SUCCESS"}]})
+    run_id = str(a.status("story", task.task_id, KEY).body["run_id"])
+    _drop_scenarios(a.store)
+    reply = _twin(a).result("story", run_id, KEY)
+    assert reply.status_code == 404 and "POST /__admin/reset" in reply.body["detail"], reply.body
+
+
+def test_serve_answers_a_task_whose_scenario_key_is_gone_never_500(rds: PrivateRedis) -> None:
+    """Over real HTTP: tasks created by another process (its scenario unknown to serve) are
+    404s naming the cause, on the status, admin and result routes; a task serve created
+    itself is repaired and answered."""
+    store = f"{rds.url}?prefix=s-{uuid.uuid4().hex[:8]}:"
+    h = {"x-api-key": KEY}
+    with serve("--store", store, "--api-key", KEY, "--clock", "manual") as (proc, root):
+        other = Emulator(store=RedisStore(store))
+        _OPEN.append(other)
+        polled, viewed, done = (other.create_task("story", scenario=FINISHES) for _ in range(3))
+        other.status("story", done.task_id, KEY)
+        run_id = other.status("story", done.task_id, KEY).body["run_id"]
+        # another scenario than FINISHES (known to serve, sc: keys are content addresses)
+        mine = requests.post(
+            f"{root}/__admin/tasks", json={"kind": "story", "scenario": MINE}, timeout=30
+        ).json()["task_id"]
+        _drop_scenarios(other.store)
+        answers = [
+            requests.get(f"{root}/apis/story/{polled.task_id}", headers=h, timeout=30),
+            requests.get(f"{root}/__admin/tasks/story/{viewed.task_id}", timeout=30),
+            requests.get(f"{root}/apis/story-result/{run_id}", headers=h, timeout=30),
+        ]
+        for resp in answers:
+            assert resp.status_code == 404, (resp.status_code, resp.text[:300])
+            assert "POST /__admin/reset" in resp.json()["detail"], resp.text
+        listed = requests.get(f"{root}/__admin/tasks", timeout=30).json()["tasks"]
+        assert [t["task_id"] for t in listed] == [mine]  # the three are forgotten
+        resp = requests.get(f"{root}/apis/story/{mine}", headers=h, timeout=30)
+        assert resp.status_code == 200 and resp.json()["status"] == "PENDING", resp.text
+        log = _stderr_after_stop(proc)
+    assert "Traceback" not in log and "internal error" not in log, log[-3000:]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..stores.base import TaskGone
 from .emulator import Emulator
 from .errors import ConfigError, MockCambError, ScenarioError, prefix_lines
 from .problems import FieldPath, LineMap, Problem, field_name, plural
@@ -170,6 +171,15 @@ def _library(settings: Mapping[str, Any], here: _Located, warn: Callable[[str], 
     }
 
 
+def _held(emu: Emulator, kind: str, task_id: str) -> bool:
+    """True if the store holds the task already (one it found without its scenario is
+    forgotten, so not held)."""
+    try:
+        return emu.get_task(kind, task_id) is not None
+    except TaskGone:
+        return False
+
+
 def preload(emu: Emulator, config: Mapping[str, Any], where: str = "config") -> None:
     """Apply a config's ``settings`` and create its ``tasks`` on ``emu``.
 
@@ -186,7 +196,7 @@ def preload(emu: Emulator, config: Mapping[str, Any], where: str = "config") -> 
             if extra:
                 raise ConfigError(f"tasks[{i}].{sorted(extra)[0]}: unknown field")
             kind, task_id = item.get("kind", ""), item.get("task_id")
-            if shared and isinstance(task_id, str) and emu.get_task(kind, task_id) is not None:
+            if shared and isinstance(task_id, str) and _held(emu, kind, task_id):
                 continue
             try:
                 emu.create_task(

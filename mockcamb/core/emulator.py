@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..stores.base import StaleSettings, Store
+from ..stores.base import StaleSettings, Store, TaskGone
 from ..stores.memory import MemoryStore
 from . import api, machine, rand
 from .clock import Clock, ManualClock
@@ -245,10 +245,14 @@ class Emulator:
             reply = self._checked_auth(api_key)
         if reply is None:
             auto = settings.default_scenario if settings.unknown_task == "auto" else None
-            p = store.poll(kind, task_id, auto, request)
+            gone: TaskGone | None = None
+            try:
+                p = store.poll(kind, task_id, auto, request)
+            except TaskGone as exc:
+                gone = exc
             if p is None:
                 now = store.now()
-                reply = _no_task(store, kind, task_id)
+                reply = _no_task(store, kind, task_id, gone)
             else:
                 now = p.now
                 reply = self._answer(p, settings)
@@ -305,7 +309,10 @@ class Emulator:
         task = None
         reply = self._auth(api_key) if auth else None
         if reply is None:
-            reply, task = work()
+            try:
+                reply, task = work()
+            except TaskGone as exc:  # a run's task found without its scenario
+                reply = error_reply(404, str(exc))
         if latency and store.settings.latency is not None:
             reply.delay = self._delay(store.settings.latency, 0, store.peek_seq() + 1)
         self._record(Request(method, path, headers), kind, task, reply, now)
@@ -528,13 +535,17 @@ def _no_route(method: str, path: str) -> Reply:
     return reply
 
 
-def _no_task(store: Store, kind: str, task_id: str) -> Reply:
+def _no_task(store: Store, kind: str, task_id: str, gone: TaskGone | None = None) -> Reply:
     """The 404 of a poll for a task that does not exist, with what was probably meant: a
-    client-side placeholder instead of an id, or a run id where the task id belongs."""
+    client-side placeholder instead of an id, or a run id where the task id belongs; or why
+    the store found it ``gone``."""
     detail = f"No {kind} task with id {shorten(task_id)!r}"
-    hint = placeholder_hint(task_id)
+    hint = placeholder_hint(task_id) if gone is None else gone.why
     if hint is None and task_id.isascii() and task_id.isdigit() and len(task_id) <= 18:
-        run = store.run_task(int(task_id))
+        try:
+            run = store.run_task(int(task_id))
+        except TaskGone:
+            run = None
         if run is not None:
             results = family(run.kind).results
             where = f"; its result is at {API_PREFIX}{results[0].path}" if results else ""

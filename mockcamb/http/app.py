@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..core.emulator import Emulator
 from ..core.errors import MockCambError
-from ..stores.base import StoreUnavailable, unavailable_reply
+from ..stores.base import StoreUnavailable, TaskGone, unavailable_reply
 from .admin import admin
 from .api import api
 from .dashboard import dashboard
@@ -54,6 +54,10 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(StoreUnavailable)
     def _store_unavailable(exc: StoreUnavailable) -> Response:  # logged once by the store
         return to_response(unavailable_reply(exc))
+
+    @app.errorhandler(TaskGone)
+    def _task_gone(exc: TaskGone) -> Response:  # an admin read of a task the store forgot
+        return json_error(404, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -15,6 +15,7 @@ from ..core.machine import Poll, TaskState
 from ..core.replies import Reply, error_reply
 from ..core.scenario import Scenario
 from ..core.settings import Settings
+from ..core.text import shorten
 
 
 class StaleSettings(Exception):
@@ -30,6 +31,17 @@ class StoreUnavailable(Exception):
         super().__init__(detail)
         self.detail = detail
         self.retry_after = retry_after
+
+
+class TaskGone(LookupError):
+    """A task a shared store held but cannot answer, because its scenario is gone from the
+    store and this process cannot write it again (a reset racing the task's creation, keys
+    deleted by hand): the store forgets the task, and the request is answered 404 with
+    ``why``, the likely cause."""
+
+    def __init__(self, kind: str, task_id: str, why: str) -> None:
+        super().__init__(f"The {kind} task {shorten(task_id)!r} is gone: {why}")
+        self.why = why
 
 
 def unavailable_reply(exc: StoreUnavailable) -> Reply:
@@ -119,4 +131,4 @@ class Store(Protocol):
         """Release connections (a shared store reopens them on next use)."""
 
 
-__all__ = ["StaleSettings", "Store", "StoreUnavailable", "unavailable_reply"]
+__all__ = ["StaleSettings", "Store", "StoreUnavailable", "TaskGone", "unavailable_reply"]

@@ -8,7 +8,7 @@ local prefix, version, max_tasks, ttl, history_limit, global_faults, global_prob
   journal_size, journal_bytes, global_delay, first_run_id,
   member, auto_sid, auto_seed, journal_head, journal_tail, journal_cost,
   phase, answer_n, answer_now, answer_code, answer_type = unpack(ARGV)
--- Returns {'STALE'} | {'NONE'} | {'NOSC'} | {'BEGIN', n, now, sc, sk, ca}
+-- Returns {'STALE'} | {'NONE'} | {'NOSC'} | {'NOPLAN', sc} | {'BEGIN', n, now, sc, sk, ca}
 --       | {'OK', n, now, step, run_id, fault_source, fault_index, sc, sk, ca, journaled}
 --       | {'VIEW'} (phase 'view': RedisStore.fresh, machine.settle only, not counted)
 
@@ -31,7 +31,11 @@ if not t[1] then
   insert(member, auto_sid, auto_seed, now, tonumber(max_tasks), ttl)
   t = redis.call('HMGET', tk, unpack(FIELDS))
 end
-local plan = cjson.decode(redis.call('HGET', P .. 'sc:' .. t[1], 'plan'))
+local raw_plan = redis.call('HGET', P .. 'sc:' .. t[1], 'plan')
+-- sc:<sid> gone under an existing task (a reset racing its creation, keys deleted): Python
+-- writes it again if it knows it, else forgets the task (RedisStore._poll_task)
+if not raw_plan then return {'NOPLAN', t[1]} end
+local plan = cjson.decode(raw_plan)
 -- machine.poll: count the request
 local n
 if answer then

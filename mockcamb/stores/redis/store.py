@@ -48,7 +48,7 @@ from ...core.journal import Request, entry_bytes, known_members
 from ...core.machine import Poll, TaskState
 from ...core.scenario import Fault, Scenario, parse_scenario
 from ...core.settings import Settings, update_settings
-from ..base import StaleSettings, StoreUnavailable
+from ..base import StaleSettings, StoreUnavailable, TaskGone
 from . import scripts
 from .wire import RawScript, import_redis
 
@@ -254,6 +254,7 @@ class RedisStore:
         self._page = self.r.register_script(scripts.source("page"))
         self._clock_script = self.r.register_script(scripts.source("clock"))
         self._seed = self.r.register_script(scripts.source("seed"))
+        self._forget = self.r.register_script(scripts.source("forget"))
         pipe = self.r.pipeline(transaction=True)
         pipe.set(p + "salt", secrets.token_hex(16), nx=True)
         pipe.set(p + "epoch", secrets.token_hex(8), nx=True)
@@ -421,23 +422,28 @@ class RedisStore:
             self._ids[id(scenario)] = (scenario, sid)
             self._scenarios.setdefault(sid, scenario)
         if sid not in self._stored:
-            key = self.prefix + "sc:" + sid
-            doc = json.dumps(scenario.to_dict(), separators=(",", ":"))
-            pipe = self.r.pipeline(transaction=False)
-            pipe.hsetnx(key, "doc", doc)
-            pipe.hsetnx(key, "plan", scripts.plan(scenario))
-            pipe.execute()
-            if len(self._stored) >= _SCENARIO_CACHE:
-                self._stored.clear()
-            self._stored.add(sid)
+            self._put_scenario(sid, scenario)
         return sid
 
-    def _scenario(self, sid: str) -> Scenario:
+    def _put_scenario(self, sid: str, scenario: Scenario) -> None:
+        key = self.prefix + "sc:" + sid
+        doc = json.dumps(scenario.to_dict(), separators=(",", ":"))
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hsetnx(key, "doc", doc)
+        pipe.hsetnx(key, "plan", scripts.plan(scenario))
+        pipe.execute()
+        if len(self._stored) >= _SCENARIO_CACHE:
+            self._stored.clear()
+        self._stored.add(sid)
+
+    def _scenario(self, sid: str, kind: str, task_id: str) -> Scenario:
+        """Task ``kind``/``task_id``'s scenario ``sid``: TaskGone if it is gone from Redis
+        and unknown here."""
         sc = self._scenarios.get(sid)
         if sc is None:
             doc = self.r.hget(self.prefix + "sc:" + sid, "doc")
             if doc is None:
-                raise ConfigError(f"store: scenario {sid} is missing from Redis")
+                raise self._gone(kind, task_id, sid)
             sc = parse_scenario(json.loads(doc))
             if len(self._scenarios) >= _SCENARIO_CACHE:
                 self._scenarios.clear()
@@ -449,6 +455,42 @@ class RedisStore:
             return self._raw(args)
         out: list[Any] = self._poll_script(args=args)
         return out
+
+    def _poll_task(self, args: list[Any], kind: str, task_id: str) -> list[Any]:
+        """poll.lua; on NOPLAN (the task's sc:<sid> is gone) the scenario is written again
+        from this process's cache and the call made again (NOPLAN comes before anything is
+        counted), else the task is forgotten (TaskGone)."""
+        out = self._poll(args)
+        if _str(out[0]) != "NOPLAN":
+            return out
+        sid = _str(out[1])
+        scenario = self._scenarios.get(sid)
+        if scenario is not None:
+            self._put_scenario(sid, scenario)
+            out = self._poll(args)
+            if _str(out[0]) != "NOPLAN":
+                return out
+        raise self._gone(kind, task_id, sid)
+
+    def _gone(self, kind: str, task_id: str, sid: str) -> TaskGone:
+        """Forget a task whose scenario is gone from Redis and unknown to this process; the
+        TaskGone naming the likely cause."""
+        self._stored.discard(sid)
+        self._forget(args=[self.prefix, self._member(kind, task_id), sid])
+        log.warning(
+            "the Redis store at %s held %s task %r without its scenario (sc:%s); forgot it",
+            self.describe(),
+            kind,
+            task_id[:80],
+            sid,
+        )
+        return TaskGone(
+            kind,
+            task_id,
+            f"its scenario (Redis key {self.prefix}sc:{sid}) was missing from the store and "
+            "unknown to this worker: POST /__admin/reset probably ran while the task was being "
+            "created, or the key was deleted by hand; the task is forgotten, create it again",
+        )
 
     @staticmethod
     def _member(kind: str, task_id: str) -> str:
@@ -602,7 +644,7 @@ class RedisStore:
         h = {_str(k): v for k, v in got[0].items()}
         if "sc" not in h:
             return None
-        task = TaskState(kind, task_id, self._scenario(_str(h["sc"])), 0.0, 0)
+        task = TaskState(kind, task_id, self._scenario(_str(h["sc"]), kind, task_id), 0.0, 0)
         for name, attr in scripts.TASK_FIELDS.items():
             if name != "sc" and name in h:
                 setattr(task, attr, _fnum(h[name]) if attr in _FLOAT_ATTRS else int(h[name]))
@@ -619,7 +661,7 @@ class RedisStore:
         # poll.lua's 'view' phase: machine.settle on the server (run id, finish), not counted
         unused = [b""] * (scripts.PHASE_ARG - scripts.SETTINGS_ARGS - 1)  # auto_sid .. journal
         args = [*self._static, self._member(task.kind, task.task_id), *unused, b"view"]
-        while _str(self._poll(args)[0]) == "STALE":
+        while _str(self._poll_task(args, task.kind, task.task_id)[0]) == "STALE":
             self._load()
             args[: scripts.SETTINGS_ARGS] = self._static
         current = self._load_task(task.kind, task.task_id, history=True)
@@ -637,8 +679,15 @@ class RedisStore:
         members = [_str(m) for m in self.r.zrange(self.prefix + "tasks", 0, -1)]
         pairs = [m.split("\n", 1) for m in members]
         chosen = [(k, t) for k, t in pairs if kind is None or k == kind][-limit:]
-        out = [self._load_task(k, t, history=False) for k, t in chosen]
-        return [t for t in out if t is not None]
+        out: list[TaskState] = []
+        for k, t in chosen:
+            try:
+                task = self._load_task(k, t, history=False)
+            except TaskGone:  # forgotten: its scenario is gone
+                continue
+            if task is not None:
+                out.append(task)
+        return out
 
     @_guarded
     def run_task(self, run_id: int) -> TaskState | None:
@@ -661,12 +710,12 @@ class RedisStore:
         head, tail, cost = known_members(request, kind, task_id, s.api_keys)
         args: list[Any] = [*self._static, self._member(kind, task_id), auto_id, auto_key]
         args += (head, tail, cost, b"poll")
-        out = self._poll(args)
+        out = self._poll_task(args, kind, task_id)
         tag = _str(out[0])
         if tag == "NOSC" and scenario is not None:  # the store was reset by another worker
             self._stored.discard(auto_id)
             self._scenario_id(scenario)
-            out = self._poll(args)
+            out = self._poll_task(args, kind, task_id)
             tag = _str(out[0])
         if tag == "STALE":
             self._load()
@@ -674,13 +723,13 @@ class RedisStore:
         fault: Fault | None = None
         if tag == "BEGIN":  # probability faults: the draw is made here, from the number
             n, now, age = int(out[1]), _fnum(out[2]), _fnum(out[2]) - _fnum(out[5])
-            drawn_from, seed_key = self._scenario(_str(out[3])), int(out[4])
+            drawn_from, seed_key = self._scenario(_str(out[3]), kind, task_id), int(out[4])
             while True:  # the request is counted: answer it under the settings of now
                 fault = machine.pick_fault(drawn_from, self._settings.faults, seed_key, n, age)
                 code, ftype = ("", "") if fault is None else (fault.http_status, fault.type)
                 args[: scripts.SETTINGS_ARGS] = self._static
                 args[scripts.PHASE_ARG :] = [b"answer", n, repr(now), code, ftype]
-                out = self._poll(args)
+                out = self._poll_task(args, kind, task_id)
                 tag = _str(out[0])
                 if tag != "STALE":  # else the settings changed between the two calls
                     break
@@ -697,7 +746,7 @@ class RedisStore:
         if run_id.isdigit() and self._last_run < int(run_id) < _DRAWN_RUN_IDS:
             self._last_run = int(run_id)  # drawn from ctr:run, most likely
         src, idx = int(out[5]), int(out[6])
-        scenario = self._scenario(_str(out[7]))
+        scenario = self._scenario(_str(out[7]), kind, task_id)
         task = TaskState(kind, task_id, scenario, _fnum(out[9]), int(out[8]))
         task.requests = n
         task.step = step_i
