@@ -218,6 +218,20 @@ def test_an_unknown_library_name_is_a_json_400_naming_the_known_ones(served: Ser
     assert served.http.delete(f"{served.admin}/scenarios/story-a").status_code == 404
 
 
+@pytest.mark.parametrize("name", ["bad.name", "a b", "x" * 101, ""])
+def test_a_library_name_it_cannot_hold_is_the_library_error_not_a_preset_one(
+    served: Served, name: str
+) -> None:
+    """``recorded/bad.name`` fell through to "no preset named", listing the presets."""
+    assert served.http.put(f"{served.admin}/scenarios/story-a", json=SLOW).ok
+    r = post_story(served, f"recorded/{name}")
+    assert r.status_code == 400 and r.headers["Content-Type"] == "application/json", r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("x-mockcamb-scenario: scenario: no scenario named"), detail
+    assert "(recorded: recorded/story-a; a name is 1 to 100 letters, digits" in detail, detail
+    assert "preset" not in detail
+
+
 @pytest.mark.parametrize(
     ("name", "body", "words"),
     [

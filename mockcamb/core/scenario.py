@@ -496,6 +496,8 @@ def library_scenario(name: str, library: Mapping[str, Scenario]) -> Scenario:
     listed = f"recorded: {shown}{more}" if known else "the library is empty: load it with "
     if not known:
         listed += "serve --replay DIR, settings.scenarios or PUT /__admin/scenarios/<name>"
+    if not _PRESET_NAME.match(name):
+        listed += "; a name is 1 to 100 letters, digits, '_' or '-'"
     raise ScenarioError(
         "scenario",
         f"no scenario named {describe(LIBRARY_PREFIX + name)}"
@@ -531,6 +533,8 @@ def resolve_scenario(
             return library_scenario(name, library)
         if allow_files and is_file_spec(spec):
             return load_scenario_file(spec)
+        if spec.startswith(LIBRARY_PREFIX):  # a name the library cannot hold, or no library
+            return library_scenario(spec[len(LIBRARY_PREFIX) :], library or {})
         return load_preset(spec)
     return parse_scenario(spec)
 
