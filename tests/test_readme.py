@@ -140,8 +140,15 @@ def test_yaml_samples_are_valid_configs(
     path.write_text(doc)
     monkeypatch.chdir(tmp_path)
     emu = Emulator()
-    preload(emu, load_config(path))
-    assert emu.task_count() >= 1
+    config = load_config(path)
+    preload(emu, config)
+    tasks = config.get("tasks") or []
+    assert emu.task_count() == len(tasks) >= 1
+    for task in tasks:  # a recorded/<name> stays a name, found in settings.scenarios
+        found = emu.get_task(task["kind"], task["task_id"])
+        assert found is not None
+        if isinstance(task["scenario"], str):
+            assert found.scenario.name == task["scenario"]
 
 
 def scenario_files() -> dict[str, str]:
