@@ -563,12 +563,22 @@ def test_a_task_whose_scenario_key_is_gone_and_unknown_is_a_404_naming_why(
 
 
 def test_a_result_whose_task_lost_its_scenario_is_a_404_naming_why(rds: PrivateRedis) -> None:
+    """The result route names the cause; bulk results leave the run out, as one that did not
+    finish, and answer the others."""
     a = _emulator(rds.url)
-    task = a.create_task("story", scenario={"steps": [{"status": "SUCCESS"}]})
-    run_id = str(a.status("story", task.task_id, KEY).body["run_id"])
+    done = {"steps": [{"status": "SUCCESS"}]}
+    first, second = (a.create_task("story", scenario=done) for _ in range(2))
+    run_ids = [a.status("story", t.task_id, KEY).body["run_id"] for t in (first, second)]
     _drop_scenarios(a.store)
-    reply = _twin(a).result("story", run_id, KEY)
+    b = _twin(a)
+    reply = b.result("story", str(run_ids[0]), KEY)
     assert reply.status_code == 404 and "POST /__admin/reset" in reply.body["detail"], reply.body
+    c = _twin(a)  # knows the scenario of its own task only, and writes it again
+    kept = c.create_task("story", scenario={"steps": [{"status": "SUCCESS", "message": "ok"}]})
+    run_ids.append(c.status("story", kept.task_id, KEY).body["run_id"])
+    _drop_scenarios(a.store)
+    bulk = c.bulk_results("story", KEY, {"run_ids": run_ids})
+    assert bulk.status_code == 200 and list(bulk.body) == [str(run_ids[2])], bulk.body
 
 
 def test_serve_answers_a_task_whose_scenario_key_is_gone_never_500(rds: PrivateRedis) -> None:

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..stores.base import TaskGone
 from .bodies import create_problems
 from .errors import MockCambError
 from .families import Family, Result
@@ -171,7 +172,10 @@ def bulk(
         return ids, None
     out: dict[str, Any] = {}
     for run_id in dict.fromkeys(ids):
-        task = finished_run(store, str(run_id), (fam.name, *route.also))
+        try:
+            task = finished_run(store, str(run_id), (fam.name, *route.also))
+        except TaskGone:  # forgotten by the store (its scenario was gone): left out too
+            continue
         if task is None:
             continue
         try:
