@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -297,3 +299,29 @@ def test_a_shared_store_is_called_off_the_loop_and_served_on_wsgi() -> None:
     assert code == 200 and json.loads(body) == {"status": "PENDING", "run_id": None}
     assert calls and calls[0] != loop_thread[0]
     emu.close()
+
+
+def test_a_thread_left_waiting_for_the_loop_does_not_hold_the_worker_exit() -> None:
+    """A worker stopped while one of a2wsgi's threads still waits to hand its answer to the
+    loop (which no longer runs) never exited: the pool's threads were joined at exit, and
+    granian killed the worker after 10 s (``serve`` stopped by SIGTERM, 1 run in 5). The
+    pools are daemon threads now: a process with such a thread exits at once."""
+    script = (
+        "import threading\n"
+        "from mockcamb.core.emulator import Emulator\n"
+        "from mockcamb.http.app import create_app\n"
+        "from mockcamb.http.asgi import LoopApp\n"
+        "app = LoopApp(create_app(Emulator()), threads=4)\n"
+        "blocked = threading.Event()\n"
+        "pool = app.flask.executor\n"
+        "pool.submit(blocked.wait)\n"
+        "assert pool.submit(lambda: 7).result(5) == 7\n"
+        "print('exiting', flush=True)\n"
+    )
+    argv = [sys.executable, "-c", script]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.wait(15) == 0
+        finally:
+            proc.kill()
+        assert proc.stdout is not None and "exiting" in proc.stdout.read()

@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from concurrent.futures import Executor, Future
+from typing import Any, Final, TypeVar
 
 from a2wsgi import WSGIMiddleware
 from flask import Flask
@@ -153,6 +155,58 @@ def input_terminated(app: WSGIApp) -> WSGIApp:
     return with_terminated_input
 
 
+_T = TypeVar("_T")
+
+
+class DaemonPool(Executor):
+    """Up to ``threads`` daemon threads, started as needed and kept: the pool a2wsgi (and
+    the shared store's calls) run on. A :class:`~concurrent.futures.ThreadPoolExecutor`'s
+    threads are joined when the process exits; a worker stopped while one of a2wsgi's
+    threads still waits to hand its answer to the loop (the loop no longer runs) would then
+    never exit, and granian kills it after its timeout. A daemon thread does not hold the
+    exit; a request under way when the worker stops ends with the process."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._idle = threading.Semaphore(0)
+        self._threads = 0
+        self._most = threads
+        self._name = name
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            self._work.put((future, lambda: fn(*args, **kwargs)))
+            if not self._idle.acquire(blocking=False) and self._threads < self._most:
+                self._threads += 1
+                name = f"{self._name}_{self._threads}"
+                threading.Thread(target=self._serve, name=name, daemon=True).start()
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, call = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+            del future, call, item
+            self._idle.release()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            for _ in range(self._threads):
+                self._work.put(None)
+
+
 class LoopApp:
     """The ASGI app over a Flask app made by :func:`~mockcamb.http.app.create_app`: status
     GETs on the loop, the rest through a2wsgi on up to ``threads`` threads. It sets the
@@ -162,12 +216,12 @@ class LoopApp:
         self.emu: Emulator = app.extensions["mockcamb"]
         app.config["MOCKCAMB_DROP_CONNECTION"] = mark_dropped
         app.config["MOCKCAMB_DEFER_DELAY"] = defer_delay
-        self.flask = WSGIMiddleware(input_terminated(app), workers=threads)  # type: ignore[arg-type]
+        self.flask = WSGIMiddleware(input_terminated(app), workers=1)  # type: ignore[arg-type]
+        self.flask.executor.shutdown(wait=False)  # its pool is replaced (see DaemonPool)
+        self.flask.executor = DaemonPool(threads, "WSGI")  # type: ignore[assignment]
         #: Where the emulator's call runs: on the loop (memory) or in this pool (Redis).
-        self.store_pool: ThreadPoolExecutor | None = (
-            None
-            if not self.emu.store.shared
-            else ThreadPoolExecutor(threads, thread_name_prefix="mockcamb-store")
+        self.store_pool: DaemonPool | None = (
+            None if not self.emu.store.shared else DaemonPool(threads, "mockcamb-store")
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
