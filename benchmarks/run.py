@@ -9,7 +9,7 @@ the versions and the exact commands, then one line per figure and a summary of t
     python benchmarks/run.py --only throughput   # one section: throughput, latency,
                                                  # one-connection, virtual-time, memory,
                                                  # startup, dashboard, sdk-in-process,
-                                                 # adapters
+                                                 # adapters, cap
     python benchmarks/run.py --no-peers          # skip npm and the peers
     python benchmarks/run.py --json out.json     # also write the figures as JSON
 """
@@ -66,9 +66,13 @@ SECTIONS = (
     "dashboard",
     "sdk-in-process",
     "adapters",
+    "cap",
 )
 #: Sections that run without wrk.
-_NO_WRK_SECTIONS = frozenset({"dashboard", "sdk-in-process"})
+_NO_WRK_SECTIONS = frozenset({"dashboard", "sdk-in-process", "cap"})
+#: Tasks kept at the ``max_tasks`` cap in section 5c, and tasks created there.
+CAP_TASKS = 200_000
+CAP_CREATES = 50_000
 HERE = Path(__file__).resolve().parent
 KEY_HEADER = {"x-api-key": API_KEY}
 STATUS_PATH = "/apis/story/bench"
@@ -578,6 +582,30 @@ class Bench:
                 runs.append(r.to_dict())
                 rss.append(tree_rss_kb(proc.pid) / 1024)
         return {"rss_mib": rss, "runs": runs, "requests": sum(r["requests"] for r in runs)}
+
+    # --- 5c. creation at the max_tasks cap ----------------------------------------------------
+
+    def cap(self) -> None:
+        section(f"5c. Task creation at the max_tasks cap ({CAP_TASKS:,} tasks) and below it")
+        res: Results = {}
+        for store in ("memory", "redis"):
+            out = _child(["cap", store, str(CAP_TASKS), str(CAP_CREATES)])
+            res[store] = out
+            if "missing" in out:
+                show(f"{store} store", f"MISSING: {out['missing']}")
+                continue
+            show(
+                f"{store} store, {out['creates']:,} creates",
+                ", ".join(
+                    f"{label} {out[key]['median_us']:.1f} us (p99 {out[key]['p99_us']:.1f})"
+                    for key, label in (
+                        ("below", "below the cap"),
+                        ("cap_unfinished", "at the cap, evicting unfinished"),
+                        ("cap_finished", "evicting finished"),
+                    )
+                ),
+            )
+        self.results["cap"] = res
 
     # --- 6. start-up ------------------------------------------------------------------------
 
@@ -1228,6 +1256,73 @@ def child_ttl(n: int) -> Results:
     }
 
 
+def child_cap(store_kind: str, cap: int, creates: int) -> Results:
+    """The cost of ``Emulator.create_task`` below ``max_tasks``, then at it with only
+    unfinished tasks to evict (the oldest goes), then with finished ones (they go first)."""
+    from mockcamb.core.clock import ManualClock
+    from mockcamb.core.emulator import Emulator
+
+    if store_kind == "redis":
+        redis_server = shutil.which("redis-server")
+        if redis_server is None or importlib.util.find_spec("redis") is None:
+            return {"missing": "redis-server and pip install redis"}
+        port = free_port()
+        server = subprocess.Popen(
+            [redis_server, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        # a tenth of the tasks: each create is a network round trip
+        cap, creates = cap // 10, creates // 10
+        try:
+            return _cap_figures(_redis_emulator(port), cap, creates)
+        finally:
+            server.terminate()
+            server.wait(10)
+    return _cap_figures(Emulator(clock=ManualClock()), cap, creates)
+
+
+def _redis_emulator(port: int) -> Any:
+    from mockcamb.core.emulator import Emulator
+    from mockcamb.stores.redis.store import RedisStore
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return Emulator(store=RedisStore(f"redis://{HOST}:{port}/0", clock="manual"))
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _cap_figures(emu: Any, cap: int, creates: int) -> Results:
+    def timed(scenario: str, n: int) -> Results:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            emu.create_task("story", None, scenario)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        return {
+            "median_us": times[len(times) // 2] * 1e6,
+            "p99_us": times[int(len(times) * 0.99)] * 1e6,
+            "mean_us": statistics.mean(times) * 1e6,
+        }
+
+    emu.configure({"max_tasks": cap, "journal_size": 0})
+    emu.create_task("story", None, "never_finishes")  # parse the preset first
+    for _ in range(cap - creates - 1):
+        emu.create_task("story", None, "never_finishes")
+    out: Results = {"cap": cap, "creates": creates, "below": timed("never_finishes", creates)}
+    out["cap_unfinished"] = timed("never_finishes", creates)
+    for _ in range(creates):  # finished tasks to evict first
+        task = emu.create_task("story", None, "instant_success")
+        emu.status("story", task.task_id, API_KEY)
+    out["cap_finished"] = timed("never_finishes", creates)
+    out["tasks"] = emu.task_count()
+    return out
+
+
 def child_fixture_start(repeat: int) -> Results:
     t_cold = time.perf_counter()
     import requests
@@ -1256,6 +1351,7 @@ def run_child(argv: list[str]) -> None:
         "journal": lambda n: child_journal(int(n)),
         "ttl": lambda n: child_ttl(int(n)),
         "fixture-start": lambda n: child_fixture_start(int(n)),
+        "cap": lambda store, cap, n: child_cap(store, int(cap), int(n)),
     }
     print(json.dumps(handlers[kind](*rest)))
 
@@ -1307,6 +1403,7 @@ def main(argv: list[str] | None = None) -> int:
         "dashboard": bench.dashboard,
         "sdk-in-process": bench.sdk_in_process,
         "adapters": bench.adapters,
+        "cap": bench.cap,
     }
     for name in SECTIONS:
         if name in chosen:

@@ -28,7 +28,9 @@ class MemoryStore:
         self._lock = threading.Lock()
         self.clock = clock
         self.settings = settings
-        self._tasks: dict[Key, TaskState] = {}
+        # in the order they were created: an OrderedDict finds its first key in O(1), where a
+        # dict scans past the holes that evicting from its front leaves
+        self._tasks: OrderedDict[Key, TaskState] = OrderedDict()
         self._finished: OrderedDict[Key, float] = OrderedDict()  # in the order they finished
         self._runs: dict[int, Key] = {}
         self._journal: deque[tuple[int, dict[str, Any]]] = deque()  # (entry_bytes, entry)
