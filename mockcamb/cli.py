@@ -107,7 +107,14 @@ def _add_emulator_options(serve: argparse.ArgumentParser) -> None:
         "--api-key",
         action="append",
         metavar="KEY",
-        help="accept only this key (repeatable); default: any non-empty key",
+        help="accept only this key (repeatable; visible in ps: prefer --api-key-file or "
+        "MOCKCAMB_API_KEYS); default: any non-empty key",
+    )
+    serve.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="accept only the keys in FILE, one a line (adds to --api-key); without either, "
+        "the comma-separated keys in MOCKCAMB_API_KEYS, else the --config file's",
     )
     serve.add_argument(
         "--unknown-task",
@@ -154,7 +161,14 @@ def _add_emulator_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--admin-token",
         metavar="TOKEN",
-        help="require this token (x-admin-token header) on /__admin",
+        help="require this token (x-admin-token header) on /__admin (visible in ps: prefer "
+        "--admin-token-file or MOCKCAMB_ADMIN_TOKEN)",
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        metavar="FILE",
+        help="the admin token is the one line of FILE; without it or --admin-token, "
+        "MOCKCAMB_ADMIN_TOKEN, else the --config file's admin_token",
     )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..argtypes import is_loopback
 from ..core.errors import EXIT_USAGE, MockCambError
 from ..version import __version__
+from .keysources import resolve_secrets
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -115,6 +116,7 @@ def _settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def serve(args: argparse.Namespace) -> int:
     """Run ``mockcamb serve``: 0 when stopped by a signal, 1 if a worker died, 2 when the
     port cannot be had (bad options raise :class:`MockCambError`)."""
+    resolve_secrets(args)  # before the copy: a spawned worker gets the keys, not the files
     rebuild = functools.partial(app_from_args, copy.copy(args))  # before read_config fills it
     config = read_config(args, lambda line: print(f"mockcamb: {line}", file=sys.stderr))
     host = args.host or config.get("host") or "127.0.0.1"
