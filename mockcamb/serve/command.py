@@ -114,8 +114,9 @@ def _settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run ``mockcamb serve``: 0 when stopped by a signal, 1 if a worker died, 2 when the
-    port cannot be had (bad options raise :class:`MockCambError`)."""
+    """Run ``mockcamb serve``: 0 when stopped by a signal, 1 if a worker died (on a shared
+    store: died again right after it was replaced), 2 when the port cannot be had (bad
+    options raise :class:`MockCambError`)."""
     resolve_secrets(args)  # before the copy: a spawned worker gets the keys, not the files
     rebuild = functools.partial(app_from_args, copy.copy(args))  # before read_config fills it
     config = read_config(args, lambda line: print(f"mockcamb: {line}", file=sys.stderr))

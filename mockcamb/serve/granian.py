@@ -39,7 +39,7 @@ from typing import Any
 from flask import Flask
 
 from ..http.asgi import LoopApp
-from .workers import STOP_SIGNALS, start_orphan_watch
+from .workers import STOP_SIGNALS, STOP_TIMEOUT, start_orphan_watch
 
 #: The most Python threads per worker; they start on demand. On the loop they run the Flask
 #: views, and no injected latency holds one (it is waited out on the loop). On WSGI (a
@@ -49,8 +49,6 @@ DEFAULT_THREADS = 512
 #: granian's read buffer: request line and headers up to this always fit (as on waitress);
 #: beyond it (somewhere up to twice as much, as reads fall) the answer is 431.
 MAX_HEADER_BYTES = 64 * 1024
-#: How long a stopping worker waits for requests in flight before it is killed.
-STOP_TIMEOUT = 10
 
 _APP: Flask | None = None  # built in the parent; forked workers inherit it
 
@@ -155,7 +153,8 @@ def serve(
 ) -> int:
     """Serve the Flask ``app`` on granian, behind :class:`~mockcamb.http.asgi.LoopApp`,
     until SIGTERM or SIGINT; return the exit code (0 when stopped by a signal, 1 when a
-    worker died). ``threads``: the most threads per worker for the Flask app.
+    worker died: on a shared store, only one that died again soon after granian replaced it).
+    ``threads``: the most threads per worker for the Flask app.
 
     ``app`` is handed to forked workers as is; ``build`` (picklable, e.g. a
     :func:`functools.partial` of a module function) rebuilds it where workers are spawned
@@ -200,6 +199,10 @@ def serve(
         log_level=LogLevels.warning,
         log_dictconfig=log_config(),
         workers_kill_timeout=STOP_TIMEOUT,
+        # on a shared store the state outlives a worker: one that dies is replaced (unless it
+        # dies again within 5.5 s of its start: then granian stops, exit code 1); on the
+        # memory store its tasks died with it, so the server stops rather than forget them
+        respawn_failed_workers=not asgi,
     )
     try:
         _freeze_heap()  # the workers fork from here

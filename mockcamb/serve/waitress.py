@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import socket
 import threading
@@ -16,12 +17,14 @@ from typing import Any
 
 from flask import Flask
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from ..core.emulator import Emulator
 from ..http.app import create_app
 from ..http.wsgi import MAX_BODY, WSGIApp
 from .threaded import ThreadedServer
+from .workers import STOP_TIMEOUT
 
 DEFAULT_THREADS = 64
 #: The most threads the pool grows to while injected latencies sleep.
@@ -152,46 +155,93 @@ class Server(ThreadedServer):
         return f"{self.url}/apis"
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, let requests in flight finish (up to ``timeout`` seconds), then
-        close every connection and wait for the loop to end. Safe from any thread."""
+        """Stop accepting, close idle keep-alive connections at once, let requests in flight
+        finish (up to ``timeout`` seconds; each answered with ``Connection: close`` when its
+        headers are not out yet, and no further request read on its connection), then close
+        every connection and wait for the loop to end. Safe from any thread."""
         if self._stopped.is_set() or self._stopping.is_set():
             return
         self._stopping.set()
         server = self._server
-        closed_listener = threading.Event()
-
-        def _close_listener() -> None:
-            with contextlib.suppress(OSError):
-                wasyncore.dispatcher.close(server)  # the listening socket only, not the trigger
-            closed_listener.set()
-
-        def _close_all() -> None:
-            for dispatcher in list(server._map.values()):
-                with contextlib.suppress(Exception):
-                    dispatcher.close()
-
+        deadline = time.monotonic() + timeout
+        busy = -1
         try:
-            server.trigger.pull_trigger(_close_listener)
-            closed_listener.wait(timeout)
-            dispatcher = server.task_dispatcher
-            deadline = time.monotonic() + timeout
-            while (dispatcher.active_count or dispatcher.queue) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            server.trigger.pull_trigger(_close_all)
+            first = True
+            while busy != 0 and time.monotonic() < deadline:
+                swept = threading.Event()
+                counted: list[int] = []
+                server.trigger.pull_trigger(
+                    functools.partial(_sweep, server, first, counted, swept)
+                )
+                first = False
+                if not swept.wait(max(0.0, deadline - time.monotonic())):
+                    break
+                busy = counted[0]
+                if busy:
+                    time.sleep(0.01)
+            if busy > 0:
+                log.warning(
+                    "stopped waiting for %d request(s) in flight after %g s", busy, timeout
+                )
+            server.trigger.pull_trigger(functools.partial(_close_all, server))
         except OSError:  # the loop is gone already
-            _close_all()
+            _close_all(server)
         if self._thread is not None:
             self._thread.join(timeout)
 
     def stop_soon(self) -> None:
-        """Begin :meth:`stop` in another thread (for signal handlers in the serving thread)."""
-        threading.Thread(target=self.stop, name="mockcamb-stop", daemon=True).start()
+        """Begin :meth:`stop` (with :data:`STOP_TIMEOUT`) in another thread, for signal
+        handlers in the serving thread."""
+        threading.Thread(
+            target=self.stop, args=(STOP_TIMEOUT,), name="mockcamb-stop", daemon=True
+        ).start()
 
     def __enter__(self) -> Server:
         return self.start() if self._thread is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _never() -> bool:
+    return False
+
+
+def _sweep(server: Any, first: bool, counted: list[int], swept: threading.Event) -> None:
+    """In the server's loop thread, while stopping: (the first time) close the listening
+    socket; close every connection with no request received and nothing left to send (an idle
+    keep-alive connection: the client retries on a new one); on the others, answer the
+    requests received with ``Connection: close`` and read no more. Counts those in
+    ``counted``, then sets ``swept``."""
+    try:
+        if first:
+            with contextlib.suppress(OSError):
+                wasyncore.dispatcher.close(server)  # the listening socket only, not the trigger
+        busy = 0
+        for channel in list(server._map.values()):
+            if not isinstance(channel, HTTPChannel):
+                continue
+            if channel.requests or channel.total_outbufs_len:
+                busy += 1
+                channel.readable = _never
+                for request in list(channel.requests):
+                    request.headers["CONNECTION"] = "close"
+            else:
+                channel.handle_close()
+        counted.append(busy)
+    finally:
+        swept.set()
+
+
+def _close_all(server: Any) -> None:
+    """Close every connection (as waitress does: under its output lock, so that a request
+    still writing sees a closed client, not a closed file), the listener and the trigger."""
+    for dispatcher in list(server._map.values()):
+        with contextlib.suppress(Exception):
+            if isinstance(dispatcher, HTTPChannel):
+                dispatcher.handle_close()
+            else:
+                dispatcher.close()
 
 
 def serve_emulator(

@@ -18,6 +18,9 @@ from typing import NoReturn, Protocol
 
 #: The signals that stop ``mockcamb serve`` and every worker it started.
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+#: How long a server stopped by a signal waits for requests in flight (granian: before it
+#: kills a worker; waitress: before it closes their connections).
+STOP_TIMEOUT = 10
 
 log = logging.getLogger("mockcamb")
 
@@ -71,38 +74,56 @@ def serve_forked(
     make: Callable[[], Serving], workers: int, sock: socket.socket, announce: Callable[[], None]
 ) -> int:
     """Serve ``make()`` in ``workers`` forked processes that accept on ``sock`` (made
-    inheritable); SIGTERM or SIGINT here stops them all, and so does one dying. ``announce``
-    runs once every worker is started. Exit code 0 when stopped, 1 if a worker died."""
-    flock = _Flock()
+    inheritable); SIGTERM or SIGINT here stops them all. A worker that dies unasked is
+    replaced by a new one (one line on stderr), unless it died within :data:`CRASH_LOOP_S` of
+    its start: then every worker is stopped. ``announce`` runs once every worker is started.
+    Exit code 0 when stopped, 1 after such a crash loop."""
+    flock = _Flock(make, sock)
     on_stop_signal(flock.stop)
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # held until every worker runs
     for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            _worker(make)
-        flock.children.add(pid)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    sock.close()  # every worker holds its own copy now
+        flock.start_one()
     announce()
     return flock.wait()
 
 
-class _Flock:
-    """The forked workers, seen from the main process."""
+#: A worker that dies sooner than this after it started is not replaced (it would only die
+#: again: a broken store, a port taken away...); every worker is stopped instead.
+CRASH_LOOP_S = 5.0
 
-    def __init__(self) -> None:
-        self.children: set[int] = set()
+
+class _Flock:
+    """The forked workers, seen from the main process, which keeps its copy of the listening
+    socket open (for the workers it may start later) until it stops."""
+
+    def __init__(self, make: Callable[[], Serving], sock: socket.socket) -> None:
+        self.make = make
+        self.sock = sock
+        self.children: dict[int, float] = {}  # pid -> when it started (monotonic)
         self.stopping = False
 
+    def start_one(self) -> int:
+        """Fork one more worker, with the stop signals held until it has its handlers."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                _worker(self.make)
+            self.children[pid] = time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        return pid
+
     def stop(self) -> None:
-        """Pass SIGTERM on to every worker still running."""
+        """Pass SIGTERM on to every worker still running; accept no more connections."""
         self.stopping = True
+        with contextlib.suppress(OSError):
+            self.sock.close()
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
     def wait(self) -> int:
-        """Reap the workers until none is left; one that fails unasked stops the others."""
+        """Reap the workers until none is left, replacing each that dies unasked."""
         failed = False
         while self.children:
             try:
@@ -111,11 +132,34 @@ class _Flock:
                 break
             except InterruptedError:  # pragma: no cover - PEP 475 retries os.wait
                 continue
-            self.children.discard(pid)
-            if os.waitstatus_to_exitcode(status) != 0 and not self.stopping:
+            started = self.children.pop(pid, None)
+            if started is None or self.stopping:
+                continue
+            how = _how_it_ended(status)
+            if time.monotonic() - started < CRASH_LOOP_S:
+                log.error(
+                    "worker %d %s %.1f s after it started; stopping every worker",
+                    pid,
+                    how,
+                    time.monotonic() - started,
+                )
                 failed = True
                 self.stop()
+                continue
+            log.warning("worker %d %s; started worker %d in its place", pid, how, self.start_one())
+        with contextlib.suppress(OSError):
+            self.sock.close()
         return 1 if failed else 0
+
+
+def _how_it_ended(status: int) -> str:
+    """``was killed by SIGKILL`` or ``exited with code 3``, from an ``os.wait`` status."""
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _worker(make: Callable[[], Serving]) -> NoReturn:
