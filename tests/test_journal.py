@@ -352,3 +352,14 @@ def test_the_journal_page_is_documented_in_openapi(served: Served) -> None:
     for e in served.journal()["requests"]:
         Draft202012Validator(JOURNAL_ENTRY_SCHEMA).validate(e)
     assert any(e["status_code"] is None for e in served.journal()["requests"])
+
+
+def test_a_task_named_after_the_key_shows_no_key_on_the_dashboard(served: Served) -> None:
+    """With ``unknown_task: auto`` a poll of ``/apis/story/<KEY>`` makes a task whose id is
+    the key; the dashboard's scrubber compared the keys it could list, which on Redis are
+    digests, so the task column and its links showed the key in clear."""
+    served.emu.configure({"unknown_task": "auto"})
+    assert served.get(f"/apis/story/{KEY}").status_code == 200
+    served.emu.clear_journal()
+    page = served.admin("GET", "/").text
+    assert KEY not in page and "[redacted]" in page

@@ -12,6 +12,7 @@ wherever it appears, and the values of secret-named query parameters.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Final
@@ -104,10 +105,16 @@ def _without_sent(text: str, sent: Iterable[str]) -> str:
     """``text`` without any secret ``sent`` of :data:`MIN_SECRET_LENGTH` or more characters
     (nor its URL-encoded forms), wherever it appears."""
     for value in sorted((s for s in sent if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True):
-        for form in (value, quote(value, safe=""), quote_plus(value)):
+        for form in _forms(value):
             if form in text:
                 text = text.replace(form, REDACTED)
     return text
+
+
+@functools.lru_cache(maxsize=64)
+def _forms(value: str) -> tuple[str, ...]:
+    """``value`` and its URL-encoded forms, each once (every request computed them anew)."""
+    return tuple(dict.fromkeys((value, quote(value, safe=""), quote_plus(value))))
 
 
 def scrub_target(target: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:

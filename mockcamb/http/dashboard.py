@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -25,7 +25,7 @@ from ..core.clock import wall_time
 from ..core.emulator import Emulator
 from ..core.errors import ConfigError
 from ..core.machine import TaskState
-from ..core.redaction import REDACTED
+from ..core.redaction import REDACTED, scrub_text
 from ..core.routes import FAMILIES, KINDS, family
 from ..core.scenario import FAULT_TYPES
 from ..core.statuses import DOCUMENTED_STATUSES, FAILURE_STATUSES, PENDING, SUCCESS
@@ -495,16 +495,21 @@ def legend_mark(cls: str, size: int = 14) -> Markup:
 
 
 class Scrubber:
-    """Replaces any accepted API key inside a user-given string (ids, paths) by a marker."""
+    """Replaces any accepted API key inside a user-given string (ids, paths) by a marker:
+    every occurrence of a plain key, and any word that is a key when ``keys`` is a set of
+    digests (a shared store keeps no plain key: it tests each word it is asked about)."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = tuple(s for s in secrets if s)
+    def __init__(self, keys: frozenset[str] | None) -> None:
+        self.keys = keys
+        # a digest set's members are digests, which it does not take for keys
+        known = keys or frozenset()
+        self.plain = tuple(k for k in known if k and k in known)
 
     def __call__(self, value: str) -> str:
-        for secret in self.secrets:
+        for secret in self.plain:
             if secret in value:
                 value = value.replace(secret, REDACTED)
-        return value
+        return scrub_text(value, self.keys) if self.keys is not None else value
 
 
 @dataclass(slots=True)
@@ -734,7 +739,7 @@ def _request_row(entry: Mapping[str, Any], scrub: Scrubber) -> dict[str, Any]:
 def page_context(emu: Emulator, view: View) -> dict[str, Any]:
     """Everything the template needs for ``view``, computed once per request."""
     settings = emu.settings
-    scrub = Scrubber(settings.api_keys or ())
+    scrub = Scrubber(settings.api_keys)
     now = emu.clock.now()
     task_count = emu.task_count()
     states: list[TaskState] = emu.store.all(view.family, MAX_SCANNED)[::-1]  # newest first
