@@ -500,16 +500,17 @@ class Scrubber:
     digests (a shared store keeps no plain key: it tests each word it is asked about)."""
 
     def __init__(self, keys: frozenset[str] | None) -> None:
-        self.keys = keys
         # a digest set's members are digests, which it does not take for keys
         known = keys or frozenset()
         self.plain = tuple(k for k in known if k and k in known)
+        #: Only a digest set needs each word tested: a plain key is replaced wherever it is.
+        self.digests = keys if len(self.plain) < len(known) else None
 
     def __call__(self, value: str) -> str:
         for secret in self.plain:
             if secret in value:
                 value = value.replace(secret, REDACTED)
-        return scrub_text(value, self.keys) if self.keys is not None else value
+        return value if self.digests is None else scrub_text(value, self.digests)
 
 
 @dataclass(slots=True)
