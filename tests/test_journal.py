@@ -154,7 +154,7 @@ def test_a_target_loses_the_keys_in_its_path_and_query() -> None:
     assert scrub_target("/apis/story/k/kk?a=k&token=t&b=kk", keys) == (
         "/apis/story/[redacted]/kk?a=[redacted]&token=[redacted]&b=kk"
     )
-    sent = ("Bearer abcdefgh", "abcdefgh")  # what request_secrets gives for the header
+    sent = ("Bearer abcdefgh", "abcdefgh")  # the secrets the journal finds in the header
     assert scrub_target("/x/abcdefgh-more/y?q=abcdefgh", None, sent) == (
         "/x/[redacted]-more/y?q=[redacted]"
     )

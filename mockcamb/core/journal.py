@@ -94,15 +94,9 @@ def _headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[s
     hdrs: dict[str, str] = {}
     sent: list[str] = []
     text = left_out = 0
-    known = _SECRET.get
     for name, value in headers:
         low = name.lower()
-        secret = known(low)
-        if secret is None:
-            secret = is_secret_header(low)
-            if len(_SECRET) < 512 and len(low) <= MAX_HEADER_NAME:  # the usual few hundred
-                _SECRET[low] = secret
-        if secret:
+        if is_secret_header(low):  # remembered there for the usual few hundred names
             sent.extend(credentials(value))
             value = REDACTED
         if left_out or len(hdrs) >= MAX_JOURNAL_HEADERS:
@@ -120,11 +114,6 @@ def _headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[s
     if left_out:
         hdrs[MORE_HEADERS] = f"{left_out} more header{'s' if left_out > 1 else ''} not kept"
     return hdrs, sent
-
-
-#: Whether a header name is secret, as :func:`~mockcamb.core.redaction.is_secret_header`
-#: said (for the usual few hundred names).
-_SECRET: dict[str, bool] = {}
 
 
 def journal_target(path: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:

@@ -82,12 +82,6 @@ def credentials(value: str) -> tuple[str, ...]:
     return (value,) if value else ()
 
 
-def request_secrets(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """The secrets a request's secret headers carry (:func:`credentials`): the key it sent,
-    which must not show in the journal anywhere else."""
-    return tuple(s for name, value in headers if is_secret_header(name) for s in credentials(value))
-
-
 def _secret_test(keys: Container[str] | None, sent: Iterable[str]) -> Callable[[str], bool]:
     """Whether a whole token (URL-decoded) is an accepted key or a secret ``sent``."""
     whole = frozenset(s for s in sent if s)
@@ -123,10 +117,8 @@ def scrub_target(target: str, keys: Container[str] | None, sent: Sequence[str] =
     what it is asked about) or is one of the secrets ``sent`` with the request, every
     occurrence of a sent secret of :data:`MIN_SECRET_LENGTH` characters or more (and its
     URL-encoded forms), and the value of every secret-named query parameter."""
-    for value in sent:
-        if len(value) >= MIN_SECRET_LENGTH:
-            target = _without_sent(target, sent)
-            break
+    if any(len(value) >= MIN_SECRET_LENGTH for value in sent):
+        target = _without_sent(target, sent)
     path, sep, query = target.partition("?")
     segments = path.split("/")
     hit = False
@@ -184,7 +176,6 @@ __all__ = [
     "is_secret_header",
     "is_secret_name",
     "normal_name",
-    "request_secrets",
     "scrub_target",
     "scrub_text",
 ]

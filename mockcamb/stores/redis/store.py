@@ -626,8 +626,7 @@ class RedisStore:
         args: list[Any] = [self.prefix, member, sid, str(task.seed_key), s.max_tasks, _ttl(s)]
         out = self._add(args=args)
         if int(out[0]) == 2:  # sc:<sid> is gone (reset or lost since we stored it)
-            self._stored.discard(sid)
-            self._scenario_id(task.scenario)
+            self._put_scenario(sid, task.scenario)
             out = self._add(args=args)
         if int(out[0]) != 1:
             return False
@@ -713,8 +712,7 @@ class RedisStore:
         out = self._poll_task(args, kind, task_id)
         tag = _str(out[0])
         if tag == "NOSC" and scenario is not None:  # the store was reset by another worker
-            self._stored.discard(auto_id)
-            self._scenario_id(scenario)
+            self._put_scenario(auto_id, scenario)
             out = self._poll_task(args, kind, task_id)
             tag = _str(out[0])
         if tag == "STALE":
@@ -722,7 +720,8 @@ class RedisStore:
             raise StaleSettings
         fault: Fault | None = None
         if tag == "BEGIN":  # probability faults: the draw is made here, from the number
-            n, now, age = int(out[1]), _fnum(out[2]), _fnum(out[2]) - _fnum(out[5])
+            n, now = int(out[1]), _fnum(out[2])
+            age = now - _fnum(out[5])
             drawn_from, seed_key = self._scenario(_str(out[3]), kind, task_id), int(out[4])
             while True:  # the request is counted: answer it under the settings of now
                 fault = machine.pick_fault(drawn_from, self._settings.faults, seed_key, n, age)
