@@ -148,13 +148,17 @@ class Harness:
 
     # --- searching one property ----------------------------------------------------------
 
+    def count_lives(self, prop: str, endpoint: str, n: int) -> None:
+        """Count ``n`` more lives of ``prop`` run over ``endpoint`` (a status path)."""
+        counts = self.lives_by_family.setdefault(prop, {})
+        counts[endpoint] = counts.get(endpoint, 0) + n
+
     def search(self, prop: str, seed: int) -> Finding | None:
         """Let hypothesis look for the smallest life on which the client breaks ``prop``, one
         family after another (each its share of the lives, seeded ``seed``, ``seed + 1``...);
         the families after the first that fails are not searched."""
         endpoints = self.families.run
         per = lives_per_family(prop, self.config, len(endpoints))
-        counts = self.lives_by_family.setdefault(prop, {})
         skipped = self.not_run.setdefault(prop, {})
         finding: Finding | None = None
         total = 0
@@ -167,7 +171,7 @@ class Harness:
             finding, examples = search_property(
                 self.run, prop, (seed + i) % 2**32, self.config, endpoint, per
             )
-            counts[endpoint] = counts.get(endpoint, 0) + examples
+            self.count_lives(prop, endpoint, examples)
             total += examples
         if finding is None:
             self.examples_run[prop] = total
@@ -211,8 +215,7 @@ def check_client(
                     continue
                 run = harness.run(replace(life, endpoint=endpoint), name)
                 examples[name] += 1
-                counts = harness.lives_by_family.setdefault(name, {})
-                counts[endpoint] = counts.get(endpoint, 0) + 1
+                harness.count_lives(name, endpoint, 1)
                 message = JUDGES[name](run, cfg)
                 if message is not None:
                     note = f"a life recorded in {cfg.lives}: what the real service did"

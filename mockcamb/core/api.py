@@ -21,7 +21,7 @@ from .media import file_bytes
 from .replies import Reply, error_reply, validation_reply
 from .results import BadQuery, Media, Run, result_body
 from .routes import family as family_named
-from .scenario import Scenario, resolve_scenario
+from .scenario import Scenario
 from .text import shorten
 
 if TYPE_CHECKING:
@@ -79,11 +79,7 @@ def create(
         return validation_reply(problems), None
     try:
         settings = store.settings
-        sc = (
-            settings.default_scenario
-            if scenario is None
-            else resolve_scenario(scenario, library=settings.scenarios)
-        )
+        sc = settings.scenario_for(scenario)
     except MockCambError as exc:
         return error_reply(400, f"x-mockcamb-scenario: {exc}"), None
     task = new_task(fam.name, sc)

@@ -136,11 +136,7 @@ class Emulator:
         store = self.store
         store.refresh()
         settings = store.settings
-        sc = (
-            settings.default_scenario
-            if scenario is None
-            else resolve_scenario(scenario, allow_files=allow_files, library=settings.scenarios)
-        )
+        sc = settings.scenario_for(scenario, allow_files=allow_files)
         if task_id is not None:
             task = self._make(kind, task_id, sc)
             if not store.add(task):
@@ -553,8 +549,7 @@ def _no_task(store: Store, kind: str, task_id: str, gone: TaskGone | None = None
                 f"{task_id} is the run id of {run.kind} task {shorten(run.task_id)!r}: poll "
                 f"with the task_id{where.replace('{run_id}', task_id)}"
             )
-    lost_at = store.health().get("lost_at")
-    if hint is None and lost_at:
+    if hint is None and (lost_at := store.health().get("lost_at")):
         hint = (
             f"the store was lost at {lost_at} (Redis came back empty), and tasks created "
             "before then with it; create the task again"

@@ -187,7 +187,17 @@ def poll(task: TaskState, now: float, settings: Settings, spare_run_id: int) -> 
     s = settle(task, now, spare_run_id)
     step = task.current
     run_id = task.run_id if step.status == SUCCESS else step.run_id
-    p = Poll(task, n, now, step, None, run_id, False, s.drew_run_id, s.run_assigned, s.finished)
+    p = Poll(
+        task,
+        n,
+        now,
+        step,
+        None,
+        run_id,
+        drew_run_id=s.drew_run_id,
+        run_assigned=s.run_assigned,
+        finished=s.finished,
+    )
     p.fault = pick_fault(task.scenario, settings.faults, task.seed_key, n, now - task.created_at)
     if p.fault is None:
         _advance(task, step, now)

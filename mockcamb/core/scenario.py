@@ -534,7 +534,7 @@ def resolve_scenario(
         if allow_files and is_file_spec(spec):
             return load_scenario_file(spec)
         if spec.startswith(LIBRARY_PREFIX):  # a name the library cannot hold, or no library
-            return library_scenario(spec[len(LIBRARY_PREFIX) :], library or {})
+            return library_scenario(spec.removeprefix(LIBRARY_PREFIX), library or {})
         return load_preset(spec)
     return parse_scenario(spec)
 

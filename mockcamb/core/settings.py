@@ -70,6 +70,13 @@ class Settings:
     #: The library: named scenarios new tasks may run as ``recorded/<name>``.
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
 
+    def scenario_for(self, spec: Any, *, allow_files: bool = False) -> Scenario:
+        """The scenario a create asks for (a preset, ``recorded/<name>`` of the library, a
+        document; a file path if ``allow_files``), or the default one when ``spec`` is None."""
+        if spec is None:
+            return self.default_scenario
+        return resolve_scenario(spec, allow_files=allow_files, library=self.scenarios)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON view; accepted keys are counted, never shown."""
         return {
