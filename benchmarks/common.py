@@ -406,6 +406,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "python_executable": sys.executable,
         "mockcamb_source": mockcamb_source(),
+        "bytecode": bytecode_state(),
         "packages": {
             n: _pkg(n)
             for n in (
@@ -426,11 +427,30 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def bytecode_state() -> str:
+    """Whether the package's modules have current bytecode (``make install`` and ``make
+    bench`` write it, as a wheel install does): without it every server start compiles
+    them again, and the start-up figure counts that."""
+    import importlib.util
+
+    import mockcamb
+
+    sources = sorted(Path(mockcamb.__file__).parent.rglob("*.py"))
+    current = 0
+    for src in sources:
+        pyc = Path(importlib.util.cache_from_source(str(src)))
+        with contextlib.suppress(OSError):
+            current += pyc.stat().st_mtime >= src.stat().st_mtime
+    env = " (PYTHONDONTWRITEBYTECODE set)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    return f"{current} of {len(sources)} modules compiled and current{env}"
+
+
 def print_machine(info: dict[str, Any]) -> None:
     print(f"date        {info['date']}")
     print(f"machine     {info['nproc']} CPUs, {info['cpu']}, {info['memory']}, {info['kernel']}")
     print(f"load        {info['loadavg_at_start']} (1/5/15 min, at start)")
     print(f"python      {info['python']} ({info['python_executable']})")
     print(f"mockcamb    {info['mockcamb_source']}")
+    print(f"bytecode    {info['bytecode']}")
     print("packages    " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
     print(f"tools       {info['wrk']}; node {info['node']}; npm {info['npm']}; {info['java']}")

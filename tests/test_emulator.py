@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockcamb.core.clock import ManualClock
 from mockcamb.core.emulator import Emulator
 from mockcamb.core.errors import ConfigError, MockCambError
-from mockcamb.core.replies import Reply
+from mockcamb.core.replies import Reply, json_bytes
 from mockcamb.core.settings import Settings
 
 KEY = "k"
@@ -466,3 +469,27 @@ def test_generated_task_ids_are_random_version_4_uuids_reproducible_by_seed() ->
     assert len({i[0] for i in first}) >= 12  # the leading digit is random, not always 0
     assert len({i[:3] for i in first}) > 150
     assert ids(7) == first and ids(8) != first
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_every_json_body_is_written_as_compact_json_dumps_writes_it(body: Any) -> None:
+    """The encoder made once (replies.json_bytes) writes what json.dumps with compact
+    separators writes, NaN and non-ASCII text included."""
+    assert json_bytes(body) == json.dumps(body, separators=(",", ":")).encode()
+
+
+def test_a_body_that_cannot_be_json_still_fails_as_json_dumps_fails() -> None:
+    with pytest.raises(TypeError):
+        json_bytes({"x": object()})
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises((ValueError, RecursionError)):
+        json_bytes(cycle)

@@ -157,3 +157,22 @@ def test_a_host_name_is_bound_by_its_address(server: str) -> None:
     with serve("--server", server, "--host", "localhost") as (_, url):
         assert url.startswith("http://localhost:")
         assert requests.get(f"{url}/__admin/health", timeout=5).json()["status"] == "ok"
+
+
+def test_serve_starts_without_importing_what_it_does_not_use(tmp_path: Path) -> None:
+    """Start-up: `mockcamb serve` on granian imports neither waitress nor the dashboard's
+    page (imported on its first request); both were a tenth of its import time."""
+    modules = tmp_path / "modules.txt"
+    code = (
+        "import atexit, runpy, sys; out = sys.argv[1]; "
+        "atexit.register(lambda: open(out, 'a').write('\\n'.join(sys.modules) + '\\n')); "
+        "sys.argv = ['mockcamb', *sys.argv[2:]]; runpy.run_module('mockcamb', run_name='__main__')"
+    )
+    argv = [sys.executable, "-c", code, str(modules), "serve", "--port", "0"]
+    with serve(argv=argv) as (proc, url):
+        assert requests.get(f"{url}/apis/story/x", headers=KEY, timeout=5).status_code == 404
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    loaded = set(modules.read_text().split())
+    assert "mockcamb.http.asgi" in loaded and "granian" in loaded
+    assert not {"waitress", "mockcamb.serve.waitress", "mockcamb.http.dashboard"} & loaded

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 import requests
 from _redis import redis_url
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockcamb.core import journal
 from mockcamb.core.emulator import Emulator
-from mockcamb.core.journal import Request, entry, entry_bytes, known_members
+from mockcamb.core.journal import Request, costed_entry, entry, entry_bytes, known_members
 from mockcamb.core.redaction import is_secret_header, scrub_target, scrub_text
 from mockcamb.core.settings import MIN_JOURNAL_BYTES
 from mockcamb.http.app import create_app
@@ -227,6 +229,66 @@ def test_the_poll_scripts_members_cost_what_the_entry_costs() -> None:
     assert {k: rebuilt[k] for k in ("method", "path", "kind", "task_id", "headers", "hint")} == {
         k: e[k] for k in ("method", "path", "kind", "task_id", "headers", "hint")
     }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=st.text(max_size=20),
+    path=st.text(max_size=600),
+    headers=st.lists(st.tuples(st.text(max_size=70), st.text(max_size=300)), max_size=40),
+    hint=st.none() | st.text(max_size=600),
+    task_id=st.none() | st.text(max_size=30),
+)
+def test_an_entry_costs_what_entry_bytes_counts(
+    method: str, path: str, headers: list[tuple[str, str]], hint: str | None, task_id: str | None
+) -> None:
+    """The cost counted as the entry is made (the headers' share remembered with them) is
+    the one entry_bytes counts from the entry, and both stores are given it."""
+    request = Request(method, path, headers)
+    e, cost = costed_entry(request, "story", task_id, 1, 404, {"detail": "x"}, hint=hint)
+    assert cost == entry_bytes(e)
+    assert e == entry(request, "story", task_id, 1, 404, {"detail": "x"}, hint=hint) | {
+        "wall": e["wall"]
+    }
+
+
+def test_entries_of_the_same_headers_read_back_apart(served: Served) -> None:
+    """A client's polls share what the journal keeps of their headers: a reader changing
+    one entry's headers changes no other entry, nor what the journal keeps."""
+    served.emu.configure({"unknown_task": "auto"})
+    for _ in range(3):
+        assert served.get("/apis/story/same", **{"X-Trace": "t1"}).status_code == 200
+    first, second, _ = served.emu.journal(task_id="same")
+    first["headers"]["x-trace"] = "changed"
+    assert second["headers"]["x-trace"] == "t1"
+    assert [e["headers"]["x-trace"] for e in served.emu.journal(task_id="same")] == ["t1"] * 3
+    page, _ = served.emu.journal_page(task_id="same")
+    page[0]["headers"].clear()
+    assert served.emu.journal(task_id="same")[0]["headers"]["x-trace"] == "t1"
+
+
+def test_a_remembered_target_is_scrubbed_of_the_keys_accepted_now(served: Served) -> None:
+    """The journal remembers how it scrubbed a target, by the keys accepted then: a key
+    accepted later is scrubbed from the same path, one no longer accepted is kept."""
+    other = "sk-other-9876543210fedcba"
+    served.emu.configure({"unknown_task": "auto"})
+    path = f"/apis/story/{other}"
+    for keys in ([KEY], [KEY, other], [KEY]):
+        served.emu.configure({"api_keys": keys})
+        assert served.get(path).status_code == 200
+    paths = [e["path"] for e in served.emu.journal(kind="story")]
+    assert paths == [path, "/apis/story/[redacted]", path]
+
+
+def test_the_remembered_header_sets_and_targets_are_bounded() -> None:
+    """A client sending new headers or paths on every request grows no cache: the journal
+    remembers a bounded number of each."""
+    for i in range(journal.HEADER_SETS_KEPT * 3):
+        entry(Request("GET", f"/apis/story/{i}", [("x-n", str(i))]), "story", str(i), 1, 200, {})
+    assert journal._headers_of.cache_info().currsize == journal.HEADER_SETS_KEPT
+    for i in range(journal.TARGETS_KEPT + 10):
+        journal.journal_target(f"/apis/story/{i}", None)
+    assert journal._target.cache_info().currsize == journal.TARGETS_KEPT
 
 
 def test_the_journal_keeps_within_its_byte_budget(served: Served) -> None:

@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .families import Result
 from .faults import fault_reply
 from .hints import placeholder_hint, route_hint
-from .journal import Request, entry, page
+from .journal import Request, costed_entry, detached, page
 from .machine import Poll, TaskState, valid_task_id
 from .replies import Reply, error_reply
 from .routes import API_PREFIX, allowed_methods, family
@@ -445,7 +445,7 @@ class Emulator:
             task_id = task.task_id
             n = task.requests if n is None else n
         self.store.record(
-            entry(
+            *costed_entry(
                 request,
                 kind,
                 task_id,
@@ -471,7 +471,7 @@ class Emulator:
         """Journal entries, oldest first, filtered by kind, task id and whether they carry
         a near-miss hint; the last ``limit`` of them."""
         out = self._matching(kind, task_id, hinted)
-        return [dict(e) for e in (out[-limit:] if limit else out)]
+        return [detached(e) for e in (out[-limit:] if limit else out)]
 
     def journal_page(
         self,
@@ -490,7 +490,7 @@ class Emulator:
             got, more = self.store.journal_page(limit, after_seq, before_seq)
         else:
             got, more = page(self._matching(kind, task_id, hinted), limit, after_seq, before_seq)
-        return [dict(e) for e in got], more
+        return [detached(e) for e in got], more
 
     def _matching(
         self, kind: str | None, task_id: str | None, hinted: bool | None

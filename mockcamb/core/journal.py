@@ -10,11 +10,11 @@ itself by the rules of :func:`entry` (``mockcamb/stores/redis/poll.lua`` says wh
 
 from __future__ import annotations
 
+import functools
 import json
 import json.encoder
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .clock import wall_time
 from .redaction import REDACTED, credentials, is_secret_header, scrub_target, scrub_text
@@ -72,9 +72,10 @@ TAIL_FIELDS = FIELDS[11:]
 POLL_FIELDS = FIELDS[5:11]
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A request as the journal sees it before its answer (``headers`` as received)."""
+class Request(NamedTuple):
+    """A request as the journal sees it before its answer (``headers`` as received; a
+    tuple of them is what :func:`_headers` remembers by). A named tuple: one is made for
+    every request, at a third of a frozen dataclass's cost."""
 
     method: str
     path: str
@@ -85,12 +86,33 @@ def journal_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Request headers as the journal keeps them: lower-cased, secrets redacted, bounded
     (:data:`MAX_JOURNAL_HEADERS` of them, names and values cut with a '...' marker, at most
     :data:`MAX_HEADERS_TEXT` of text; how many more there were under :data:`MORE_HEADERS`)."""
-    return _headers(headers)[0]
+    return dict(_headers(headers).kept)
 
 
-def _headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
-    """:func:`journal_headers`, and the secrets the redacted ones carried, found in every
-    header, kept or not (one pass: this is every request's hot path)."""
+#: How many distinct header sets :func:`_headers` remembers. A client sends the same headers
+#: on each of its polls, so a few serve every request; each one kept holds at most a request's
+#: header text (the servers refuse more than 64 KiB), and no more than this many are kept.
+HEADER_SETS_KEPT = 64
+
+
+class _Headers(NamedTuple):
+    """A request's headers as the journal keeps them (:func:`_headers`)."""
+
+    kept: dict[str, str]  # shared by every entry of these headers: never to be changed
+    sent: tuple[str, ...]  # the secrets the redacted ones carried, kept or not
+    cost: int  # what the kept ones cost (as _cost counts them)
+    json: str  # ``kept`` as JSON text, as json.dumps writes it
+
+
+def _headers(headers: Iterable[tuple[str, str]]) -> _Headers:
+    """:func:`journal_headers` and what else an entry needs of the headers, found in one
+    pass. The same headers give the same answer, remembered for the last
+    :data:`HEADER_SETS_KEPT` sets: this is every request's hot path."""
+    return _headers_of(headers if isinstance(headers, tuple) else tuple(headers))
+
+
+@functools.lru_cache(maxsize=HEADER_SETS_KEPT)
+def _headers_of(headers: tuple[tuple[str, str], ...]) -> _Headers:
     hdrs: dict[str, str] = {}
     sent: list[str] = []
     text = left_out = 0
@@ -113,13 +135,27 @@ def _headers(headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[s
         hdrs[low] = value
     if left_out:
         hdrs[MORE_HEADERS] = f"{left_out} more header{'s' if left_out > 1 else ''} not kept"
-    return hdrs, sent
+    members = ",".join(f"{_q(k)}:{_q(v)}" for k, v in hdrs.items())
+    return _Headers(hdrs, tuple(sent), _cost(0, hdrs) - ENTRY_BYTES, f"{{{members}}}")
 
 
 def journal_target(path: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:
     """A request's path (and query) as the journal keeps it: without the API keys in it (an
     accepted key of ``keys``, or a secret header's value ``sent`` with the request; see
-    :func:`mockcamb.core.redaction.scrub_target`), cut to :data:`MAX_PATH`."""
+    :func:`mockcamb.core.redaction.scrub_target`), cut to :data:`MAX_PATH`. Remembered for
+    the last :data:`TARGETS_KEPT` targets where ``keys`` is a frozenset (as settings keep
+    them): a client polls the same path again and again."""
+    if keys is None or isinstance(keys, frozenset):
+        return _target(path, keys, sent if isinstance(sent, tuple) else tuple(sent))
+    return shorten(scrub_target(path, keys, sent), MAX_PATH)
+
+
+#: How many request targets :func:`journal_target` remembers (each at most a request line).
+TARGETS_KEPT = 1024
+
+
+@functools.lru_cache(maxsize=TARGETS_KEPT)
+def _target(path: str, keys: frozenset[str] | None, sent: tuple[str, ...]) -> str:
     return shorten(scrub_target(path, keys, sent), MAX_PATH)
 
 
@@ -170,14 +206,40 @@ def entry(
     is kept when the answer has a JSON ``body``; ``task_status`` only from a 200 JSON answer;
     a ``dropped`` answer has no status code. ``hint``: what a 404 said the client probably
     meant; ``keys``: the accepted API keys, scrubbed from the path and the task id."""
+    return costed_entry(
+        request, kind, task_id, n, status_code, body,
+        dropped=dropped, delay=delay, clock=clock, hint=hint, keys=keys,
+    )[0]  # fmt: skip
+
+
+def costed_entry(
+    request: Request,
+    kind: str | None,
+    task_id: str | None,
+    n: int | None,
+    status_code: int,
+    body: Any,
+    *,
+    dropped: bool = False,
+    delay: float = 0.0,
+    clock: float = 0.0,
+    hint: str | None = None,
+    keys: Container[str] | None = None,
+) -> tuple[dict[str, Any], int]:
+    """:func:`entry`, and its :func:`entry_bytes` (counted as the entry is made: the
+    headers' share is remembered with them)."""
     status = body.get("status") if isinstance(body, dict) and status_code == 200 else None
-    headers, sent = _headers(request.headers)
-    return {
+    headers, sent, headers_cost, _ = _headers(request.headers)
+    method = shorten(request.method, MAX_METHOD)
+    path = journal_target(request.path, keys, sent)
+    tid = None if task_id is None else journal_task_id(task_id, keys)
+    hint = None if hint is None else journal_hint(hint, keys, sent)
+    e = {
         "seq": 0,
-        "method": shorten(request.method, MAX_METHOD),
-        "path": journal_target(request.path, keys, sent),
+        "method": method,
+        "path": path,
         "kind": kind,
-        "task_id": None if task_id is None else journal_task_id(task_id, keys),
+        "task_id": tid,
         "request": n if body is not None else None,
         "status_code": None if dropped else status_code,
         "task_status": status if isinstance(status, str) and not dropped else None,
@@ -186,8 +248,16 @@ def entry(
         "clock": clock,
         "wall": wall_time(),
         "headers": headers,
-        "hint": None if hint is None else journal_hint(hint, keys, sent),
+        "hint": hint,
     }
+    text = len(method) + len(path) + len(kind or "") + len(tid or "") + len(hint or "")
+    return e, ENTRY_BYTES + text + headers_cost
+
+
+def detached(e: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a stored entry its reader may change (its headers too: entries of the same
+    headers share them)."""
+    return {**e, "headers": dict(e["headers"])}
 
 
 def page(
@@ -215,13 +285,14 @@ def known_members(
     :func:`entry` values them (a task that answers has no hint), and the entry's
     :func:`entry_bytes`. Written out, not through ``json.dumps``: it is on the Redis store's
     hot path (tests/test_store_differential.py compares the entries)."""
-    headers, sent = _headers(request.headers)
-    path, tid = journal_target(request.path, keys, sent), journal_task_id(task_id, keys)
+    headers = _headers(request.headers)
+    path = journal_target(request.path, keys, headers.sent)
+    tid = journal_task_id(task_id, keys)
     method = shorten(request.method, MAX_METHOD)
-    hdrs = ",".join(f"{_q(k)}:{_q(v)}" for k, v in headers.items())
     head = f'"method":{_q(method)},"path":{_q(path)},"kind":{_q(kind)},"task_id":{_q(tid)}'
-    tail = f'"wall":{wall_time()!r},"headers":{{{hdrs}}},"hint":null'
-    return head, tail, _cost(len(method) + len(path) + len(kind) + len(tid), headers)
+    tail = f'"wall":{wall_time()!r},"headers":{headers.json},"hint":null'
+    text = len(method) + len(path) + len(kind) + len(tid)
+    return head, tail, ENTRY_BYTES + text + headers.cost
 
 
 #: A string as JSON text, escaped to ASCII as ``json.dumps`` writes it.

@@ -16,7 +16,7 @@ from ..core.errors import MockCambError
 from ..stores.base import StoreUnavailable, TaskGone, unavailable_reply
 from .admin import admin
 from .api import api
-from .dashboard import dashboard
+from .dashboard_route import dashboard
 from .fastpath import StatusFastPath
 from .openapi import openapi
 from .wsgi import MAX_BODY, json_error, to_response

@@ -31,6 +31,7 @@ against a real server). The Flask views reach the same through the app's
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -43,6 +44,7 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask
 
 from ..core.emulator import Emulator
+from ..core.journal import HEADER_SETS_KEPT
 from ..core.replies import Reply, json_bytes
 from ..core.routes import STATUS_PREFIXES
 from ..stores.base import StoreUnavailable, unavailable_reply
@@ -52,6 +54,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Headers = tuple[tuple[str, str], ...]
 
 #: ASGI scope key the drop hook sets: the client must see a dropped connection.
 DROPPED_KEY: Final = "mockcamb.dropped"
@@ -103,7 +106,16 @@ def _header_name(raw: bytes) -> str:
     return name
 
 
-def _request_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+@functools.lru_cache(maxsize=HEADER_SETS_KEPT)
+def _request(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[str | None, Headers]:
+    """The API key and the headers of a request as the WSGI fast path sees them, remembered
+    for the last few sets (a client sends the same on each poll; the journal remembers what
+    it keeps of them by the same tuple)."""
+    headers = _request_headers(raw)
+    return headers.get("X-Api-Key"), tuple(headers.items())
+
+
+def _request_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """The request headers as the WSGI fast path sees them: without Content-Type and
     Content-Length, repeated ones joined with commas."""
     out: dict[str, str] = {}
@@ -255,23 +267,15 @@ class LoopApp:
     async def _status(
         self, scope: Scope, send: Send, path: str, task_id: str, kind: str, started: float
     ) -> None:
-        headers = _request_headers(scope["headers"])
+        key, headers = _request(tuple(scope["headers"]))
         full_path = scope.get("root_path", "") + path
         try:
             if self.store_pool is None:
-                reply = self.emu.status(
-                    kind, task_id, headers.get("X-Api-Key"), path=full_path, headers=headers.items()
-                )
+                reply = self.emu.status(kind, task_id, key, path=full_path, headers=headers)
             else:
                 reply = await asyncio.get_running_loop().run_in_executor(
                     self.store_pool,
-                    lambda: self.emu.status(
-                        kind,
-                        task_id,
-                        headers.get("X-Api-Key"),
-                        path=full_path,
-                        headers=list(headers.items()),
-                    ),
+                    lambda: self.emu.status(kind, task_id, key, path=full_path, headers=headers),
                 )
         except StoreUnavailable as exc:  # logged once by the store
             reply = unavailable_reply(exc)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, render_template, request
+from flask import render_template
 from markupsafe import Markup, escape
 
 from ..core.clock import wall_time
@@ -30,8 +30,7 @@ from ..core.routes import FAMILIES, KINDS, family
 from ..core.scenario import FAULT_TYPES
 from ..core.statuses import DOCUMENTED_STATUSES, FAILURE_STATUSES, PENDING, SUCCESS
 from ..core.text import shorten
-from .auth import check_admin_token
-from .wsgi import ADMIN_PREFIX, emulator
+from .wsgi import emulator
 
 #: The newest tasks the filters look at (the page says so when there are more).
 MAX_SCANNED: Final = 5_000
@@ -44,30 +43,8 @@ MAX_REQUESTS_SHOWN: Final = 100
 #: Widths of the timelines, in SVG user units (pixels).
 ROW_WIDTH: Final = 260
 DETAIL_WIDTH: Final = 900
-_SECURITY_HEADERS: Final = {
-    # form-action 'self': the filter form is a plain GET form to this page.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
 #: Each family's status paths (a journal entry on one of them is a poll of the task).
 _STATUS_PATHS: Final = {f.name: f.status for f in FAMILIES}
-
-dashboard = Blueprint("dashboard", __name__, url_prefix=ADMIN_PREFIX, template_folder="templates")
-
-
-@dashboard.before_request
-def _guard() -> Response | None:
-    """The admin token check of ``/__admin``; a browser gives the token as the password of
-    HTTP Basic auth (any user name), since it cannot send custom headers: a 401 asks it to."""
-    denied = check_admin_token()
-    if denied is not None:
-        denied.headers["WWW-Authenticate"] = 'Basic realm="mockcamb admin"'
-    return denied
-
 
 def status_class(status: str) -> str:
     """A fixed CSS class for a status (never the user-controlled string itself)."""
@@ -863,22 +840,18 @@ def page_context(emu: Emulator, view: View) -> dict[str, Any]:
     }
 
 
-@dashboard.get("/")
-def dashboard_page() -> Response:
-    view = View.from_args(request.args)
-    html = render_template("dashboard.html", **page_context(emulator(), view))
-    resp = Response(html, content_type="text/html; charset=utf-8")
-    resp.headers.update(_SECURITY_HEADERS)
-    return resp
+def page(args: Mapping[str, str]) -> str:
+    """The dashboard page's HTML for the query ``args``; a bad one raises ConfigError."""
+    return render_template("dashboard.html", **page_context(emulator(), View.from_args(args)))
 
 
 __all__ = [
     "Origin",
     "View",
     "build_timeline",
-    "dashboard",
     "fault_class",
     "fault_origin",
+    "page",
     "page_context",
     "status_class",
 ]

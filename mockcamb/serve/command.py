@@ -181,8 +181,8 @@ class _Bound:
 
     @classmethod
     def take(cls, server: str, host: str, port: int) -> _Bound:
-        """Raises :class:`~.waitress.PortInUseError` (or another OSError) if it cannot."""
-        from .waitress import check_port_free, listen_socket
+        """Raises :class:`~.ports.PortInUseError` (or another OSError) if it cannot."""
+        from .ports import check_port_free, listen_socket
 
         if server == "waitress":
             sock = listen_socket(host, port)
@@ -198,7 +198,7 @@ class _Bound:
 
 
 def _cannot_listen(exc: OSError, host: str, port: int) -> str:
-    from .waitress import PortInUseError
+    from .ports import PortInUseError
 
     if isinstance(exc, PortInUseError):
         return f"mockcamb: {exc.strerror}; choose another with --port"

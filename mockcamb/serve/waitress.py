@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import logging
 import socket
@@ -23,6 +22,7 @@ from waitress.server import create_server
 from ..core.emulator import Emulator
 from ..http.app import create_app
 from ..http.wsgi import MAX_BODY, WSGIApp
+from .ports import check_port_free
 from .threaded import ThreadedServer
 from .workers import STOP_TIMEOUT
 
@@ -35,44 +35,6 @@ _real_sleep = time.sleep  # captured at import: a patched (virtual) sleep never 
 log = logging.getLogger("mockcamb")
 # waitress warns at every queued task while the elastic pool grows: noise, not news.
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
-
-class PortInUseError(OSError):
-    """The port is taken; the CLI turns this into one clear line and exit code 2."""
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise :class:`PortInUseError` if ``host:port`` cannot be bound."""
-    if port == 0:
-        return
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise PortInUseError(
-                    exc.errno, f"port {port} on {host} is already in use"
-                ) from None
-            raise
-
-
-def listen_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (0 picks a free port), to be shared by
-    forked workers; raises :class:`PortInUseError` if the port is taken."""
-    check_port_free(host, port)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 class Server(ThreadedServer):

@@ -111,8 +111,9 @@ class Store(Protocol):
     def peek_seq(self) -> int:
         """The journal sequence number of the last request recorded."""
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Append a :func:`mockcamb.core.journal.entry` to the journal, numbering it."""
+    def record(self, entry: dict[str, Any], cost: int | None = None) -> None:
+        """Append a :func:`mockcamb.core.journal.entry` to the journal, numbering it;
+        ``cost``: its :func:`~mockcamb.core.journal.entry_bytes`, if already counted."""
 
     def journal(self) -> list[dict[str, Any]]:
         """Every journal entry, oldest first."""

@@ -161,13 +161,14 @@ class MemoryStore:
     def peek_seq(self) -> int:
         return self._journal_seq
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: dict[str, Any], cost: int | None = None) -> None:
+        if cost is None:
+            cost = entry_bytes(entry)
         with self._lock:
             if self.settings.journal_size == 0:
                 return
             self._journal_seq += 1
             entry["seq"] = self._journal_seq
-            cost = entry_bytes(entry)
             journal = self._journal
             journal.append((cost, entry))
             self._journal_bytes += cost

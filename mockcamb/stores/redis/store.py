@@ -763,13 +763,14 @@ class RedisStore:
         return int(self.r.get(self.prefix + "j:seq") or 0)
 
     @_guarded
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, entry: dict[str, Any], cost: int | None = None) -> None:
         s = self._settings
         if s.journal_size == 0:
             return
         text = json.dumps(entry, separators=(",", ":"))
         rest = text[text.index(",") + 1 :]
-        self._record(args=[self.prefix, s.journal_size, s.journal_bytes, entry_bytes(entry), rest])
+        cost = entry_bytes(entry) if cost is None else cost
+        self._record(args=[self.prefix, s.journal_size, s.journal_bytes, cost, rest])
 
     def _trim_journal(self) -> None:
         """Trim the journal to the bounds of the settings (as MemoryStore.set_settings)."""
