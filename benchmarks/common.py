@@ -427,12 +427,35 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """The CPU time (user and system) used so far by every process of group ``pgid``."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()  # after the command name
+            if int(fields[2]) == pgid:  # state, ppid, pgrp, ... utime (11), stime (12)
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settle(proc: Proc, *, share: float = 0.05, window: float = 0.5, most: float = 10.0) -> float:
+    """Wait until ``proc`` (its process group) uses less than ``share`` of a core over
+    ``window`` seconds, at most ``most`` seconds; return the seconds waited. A JVM keeps
+    compiling and collecting for seconds after its warm-up: measured at once, it and any
+    server measured beside it would share the machine with that work."""
+    started = time.monotonic()
+    while time.monotonic() - started < most:
+        before = group_cpu_seconds(proc.pid)
+        time.sleep(window)
+        if group_cpu_seconds(proc.pid) - before < share * window:
+            break
+    return time.monotonic() - started
+
+
 def bytecode_state() -> str:
     """Whether the package's modules have current bytecode (``make install`` and ``make
     bench`` write it, as a wheel install does): without it every server start compiles
     them again, and the start-up figure counts that."""
-    import importlib.util
-
     import mockcamb
 
     sources = sorted(Path(mockcamb.__file__).parent.rglob("*.py"))

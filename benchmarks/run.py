@@ -49,6 +49,7 @@ from common import (
     print_machine,
     run_wrk,
     self_rss_kb,
+    settle,
     start_answering,
     start_process,
     start_redis,
@@ -234,7 +235,10 @@ class Bench:
         import peers
 
         res: Results = {"mockcamb": {}, "peers": {}, "peer_status": {}, "load": load_average()}
-        started: list[peers.Peer] = []
+        # Each server is measured alone: a peer is started (WireMock warmed up) for its own
+        # run, waited on until it is idle, and stopped after it. Peers left running beside
+        # mockcamb's runs took CPU from them (a JVM compiles for seconds after its warm-up).
+        starters: list[tuple[str, Callable[[], peers.Peer]]] = []
         if self.args.no_peers:
             res["peer_status"]["all"] = "skipped (--no-peers)"
         else:
@@ -243,7 +247,7 @@ class Bench:
             if not ok:
                 show("peers", f"NOT INSTALLED: {why}")
             else:
-                starters: list[tuple[str, Callable[[], peers.Peer]]] = [
+                starters = [
                     ("prism", lambda: peers.start_prism(self.scratch, free_port(), self.logdir)),
                     (
                         "mountebank",
@@ -265,12 +269,6 @@ class Bench:
                             lambda: peers.start_wiremock(self.scratch, free_port(), self.logdir),
                         )
                     )
-                for name, starter in starters:
-                    try:
-                        started.append(starter())
-                    except (OSError, TimeoutError) as exc:
-                        res["peer_status"][name] = f"did not start: {exc}"
-                        show(name, f"DID NOT START: {exc} (log {self.logdir / name}.log)")
         # (label, extra serve arguments, needs a throwaway redis-server)
         variants: list[tuple[str, tuple[str, ...], bool]] = [
             ("mockcamb serve (default)", (), False),
@@ -284,28 +282,34 @@ class Bench:
         else:
             res["redis_status"] = "redis-server not found: Redis variants not measured"
             show("redis", "NOT MEASURED: redis-server not on PATH")
-        try:
-            for round_no in range(self.args.rounds):
-                if self.args.rounds > 1:
-                    print(f"  -- round {round_no + 1}")
-                for label, extra, needs_redis in variants:
-                    with contextlib.ExitStack() as stack:
-                        if needs_redis:
-                            url = stack.enter_context(self.redis())
-                            extra = ("--store", url, *extra)
-                        proc = stack.enter_context(self.mockcamb("mockcamb", *extra))
-                        r = self.wrk(proc.port, STATUS_PATH, 32)
-                    show(label, r.brief())
-                    res["mockcamb"].setdefault(label, []).append(r.to_dict())
-                for peer in started:
+        for round_no in range(self.args.rounds):
+            if self.args.rounds > 1:
+                print(f"  -- round {round_no + 1}")
+            for label, extra, needs_redis in variants:
+                with contextlib.ExitStack() as stack:
+                    if needs_redis:
+                        url = stack.enter_context(self.redis())
+                        extra = ("--store", url, *extra)
+                    proc = stack.enter_context(self.mockcamb("mockcamb", *extra))
+                    r = self.wrk(proc.port, STATUS_PATH, 32)
+                show(label, r.brief())
+                res["mockcamb"].setdefault(label, []).append(r.to_dict())
+            for name, starter in starters:
+                try:
+                    peer = starter()
+                except (OSError, TimeoutError) as exc:
+                    res["peer_status"][name] = f"did not start: {exc}"
+                    show(name, f"DID NOT START: {exc} (log {self.logdir / name}.log)")
+                    continue
+                try:
+                    waited = settle(peer.proc)
                     r = self.wrk(peer.proc.port, peer.path, 32)
-                    label = f"{peer.name} {peer.version}"
-                    show(label, r.brief())
-                    res["peers"].setdefault(peer.name, []).append(r.to_dict())
-                    res["peer_status"][peer.name] = f"measured ({peer.version})"
-        finally:
-            for peer in started:
-                peer.proc.stop()
+                finally:
+                    peer.proc.stop()
+                label = f"{peer.name} {peer.version}"
+                show(label, f"{r.brief()}  (idle after {waited:.1f} s)")
+                res["peers"].setdefault(peer.name, []).append({**r.to_dict(), "settled_s": waited})
+                res["peer_status"][peer.name] = f"measured ({peer.version})"
         best = {k: max(x["rps"] for x in v) for k, v in res["mockcamb"].items()}
         peer_best = {k: max(x["rps"] for x in v) for k, v in res["peers"].items()}
         res["mockcamb_best_rps"] = best
@@ -402,6 +406,7 @@ class Bench:
                 continue
             label = f"{peer.name} {peer.version}, {how}"
             try:
+                settle(peer.proc)  # as in the throughput section
                 run = self.latency_run(label, peer.proc.port, ideal, probe=False)
             finally:
                 peer.proc.stop()
@@ -1363,7 +1368,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections")
     p.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run (<= 10)")
-    p.add_argument("--rounds", type=int, default=1, help="throughput rounds (interleaved)")
+    p.add_argument(
+        "--rounds", type=int, default=2, help="throughput rounds (interleaved; best of each)"
+    )
     p.add_argument("--repeat", type=int, default=5, help="repeats for start-up/virtual time")
     p.add_argument("--tasks", type=int, default=100_000, help="idle tasks for the memory figure")
     p.add_argument("--requests", type=int, default=1_000_000, help="in-process status calls")

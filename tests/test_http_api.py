@@ -397,3 +397,28 @@ def test_near_misses_of_every_family_name_the_route(
 ) -> None:
     r = http.get(f"{server.url}{path}")
     assert r.status_code == 404 and r.json()["detail"].endswith(hint), r.json()
+
+
+def test_every_route_builds_its_url_as_werkzeug_builds_it() -> None:
+    """The app's rules compile their URL builders on first use (LazyBuildRule, for start-up):
+    each builds what an eagerly compiled werkzeug Rule builds, with unknown values in the
+    query, and a path without its trailing slash still redirects."""
+    from werkzeug.routing import Map, Rule
+
+    from mockcamb.http.app import LazyBuildRule, create_app
+
+    app = create_app()
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    assert len(rules) > 50 and all(isinstance(r, LazyBuildRule) for r in rules)
+    eager = Map([Rule(r.rule, endpoint=r.endpoint, methods=r.methods) for r in rules])
+    built = eager.bind("localhost")
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in rules:
+            values = {name: f"v-{name}" for name in rule.arguments}
+            assert url_for(rule.endpoint, **values, q="1") == built.build(
+                rule.endpoint, {**values, "q": "1"}
+            )
+    redirect = app.test_client().get("/__admin")
+    assert redirect.status_code == 308 and redirect.headers["Location"].endswith("/__admin/")
