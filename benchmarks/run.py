@@ -730,6 +730,10 @@ class Bench:
         with contextlib.ExitStack() as stack:
             servers: dict[str, Proc] = {}
             for name in ("a2wsgi", "asgiref", "wsgi"):
+                if name != "wsgi" and importlib.util.find_spec(name) is None:
+                    res.setdefault("skipped", {})[name] = "not installed"
+                    show(name, f"SKIPPED: {name} is not installed (make install adds it)")
+                    continue
                 port = free_port()
                 interface = ("--interface", "wsgi", "--blocking-threads", "512")
                 if name != "wsgi":
