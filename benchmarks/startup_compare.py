@@ -2,10 +2,10 @@
 status GET, the runs interleaved (A, B, A, B...) so that the machine's drift falls on both.
 
 Each commit's ``mockcamb/`` is exported with ``git archive`` into a temporary folder and run
-by this venv's Python with ``-S`` and ``PYTHONPATH=<export>:<site-packages>``: the editable
-install's import hook (a ``.pth`` file, read by ``site``) would otherwise import the working
-tree whatever ``PYTHONPATH`` says. ``-S`` skips ``site`` for both commits alike, so the
-figures are a few milliseconds under ``benchmarks/run.py``'s start-up section.
+by this venv's Python with ``PYTHONPATH=<export>``, from a folder outside the checkout:
+``python -m`` puts the current folder first on ``sys.path``, so run from the checkout it would
+import the working tree whatever ``PYTHONPATH`` says. Both commits get this venv's
+dependencies.
 
 Two modes: with the package's bytecode written beforehand (as a wheel install, or ``make
 install``, leaves it), and without (every start compiles the sources: an editable install
@@ -25,7 +25,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -65,9 +64,8 @@ def prepare(tree: Path, mode: str) -> None:
 def first_answer(tree: Path, config: Path) -> float:
     """Seconds from exec to the first answered status GET."""
     port = free_port()
-    site = sysconfig.get_paths()["purelib"]
-    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{site}", "PYTHONDONTWRITEBYTECODE": "1"}
-    argv = [sys.executable, "-S", "-m", "mockcamb", "serve", "--host", "127.0.0.1"]
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = [sys.executable, "-m", "mockcamb", "serve", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--quiet", "--api-key", KEY, "--config", str(config)]
     started = time.perf_counter()
     proc = subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -161,11 +162,13 @@ def test_a_host_name_is_bound_by_its_address(server: str) -> None:
 
 def test_serve_starts_without_importing_what_it_does_not_use(tmp_path: Path) -> None:
     """Start-up: `mockcamb serve` on granian imports neither waitress nor the dashboard's
-    page (imported on its first request); both were a tenth of its import time."""
+    page (imported on its first request); both were a tenth of its import time. The garbage
+    collector, paused while it starts, runs again once it serves."""
     modules = tmp_path / "modules.txt"
     code = (
-        "import atexit, runpy, sys; out = sys.argv[1]; "
-        "atexit.register(lambda: open(out, 'a').write('\\n'.join(sys.modules) + '\\n')); "
+        "import atexit, gc, runpy, sys; out = sys.argv[1]; "
+        "atexit.register(lambda: open(out, 'a').write("
+        "'\\n'.join([*sys.modules, f'gc-enabled-{gc.isenabled()}']) + '\\n')); "
         "sys.argv = ['mockcamb', *sys.argv[2:]]; runpy.run_module('mockcamb', run_name='__main__')"
     )
     argv = [sys.executable, "-c", code, str(modules), "serve", "--port", "0"]
@@ -175,4 +178,27 @@ def test_serve_starts_without_importing_what_it_does_not_use(tmp_path: Path) -> 
         assert proc.wait(15) == 0
     loaded = set(modules.read_text().split())
     assert "mockcamb.http.asgi" in loaded and "granian" in loaded
+    assert "gc-enabled-True" in loaded and "gc-enabled-False" not in loaded  # paused, then back
     assert not {"waitress", "mockcamb.serve.waitress", "mockcamb.http.dashboard"} & loaded
+
+
+def test_the_collector_pause_restores_what_it_found() -> None:
+    import gc
+
+    from mockcamb._gc import gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("start-up failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off: it stays off
+    finally:
+        gc.enable()
+    code = "import gc, mockcamb; print(gc.isenabled())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import importlib
 import os
 import socket
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._gc import gc_paused
 from ..argtypes import is_loopback
 from ..core.errors import EXIT_USAGE, MockCambError
 from ..version import __version__
@@ -119,11 +121,15 @@ def serve(args: argparse.Namespace) -> int:
     options raise :class:`MockCambError`)."""
     resolve_secrets(args)  # before the copy: a spawned worker gets the keys, not the files
     rebuild = functools.partial(app_from_args, copy.copy(args))  # before read_config fills it
-    config = read_config(args, lambda line: print(f"mockcamb: {line}", file=sys.stderr))
-    host = args.host or config.get("host") or "127.0.0.1"
-    port = args.port if args.port is not None else config.get("port", 8080)
-    _check_options(args, port)
-    built = build(args, config)
+    with gc_paused():  # what start-up builds lives on (see _gc)
+        config = read_config(args, lambda line: print(f"mockcamb: {line}", file=sys.stderr))
+        host = args.host or config.get("host") or "127.0.0.1"
+        port = args.port if args.port is not None else config.get("port", 8080)
+        _check_options(args, port)
+        built = build(args, config)
+        if args.server == "granian":  # its modules too, with the collector paused
+            importlib.import_module("granian.server")
+            importlib.import_module("mockcamb.serve.granian")
     try:
         bound = _Bound.take(args.server, host, port)
     except OSError as exc:
