@@ -20,7 +20,7 @@ from .errors import ConfigError
 from .families import Result
 from .faults import fault_reply
 from .hints import placeholder_hint, route_hint
-from .journal import Request, costed_entry, detached, page
+from .journal import Request, detached, entry, page
 from .machine import Poll, TaskState, valid_task_id
 from .replies import Reply, error_reply
 from .routes import API_PREFIX, allowed_methods, family
@@ -445,7 +445,7 @@ class Emulator:
             task_id = task.task_id
             n = task.requests if n is None else n
         self.store.record(
-            *costed_entry(
+            *entry(
                 request,
                 kind,
                 task_id,

@@ -201,33 +201,13 @@ def entry(
     clock: float = 0.0,
     hint: str | None = None,
     keys: Container[str] | None = None,
-) -> dict[str, Any]:
-    """One journal entry, ``seq`` 0 (the store numbers it). The task's request number ``n``
-    is kept when the answer has a JSON ``body``; ``task_status`` only from a 200 JSON answer;
-    a ``dropped`` answer has no status code. ``hint``: what a 404 said the client probably
-    meant; ``keys``: the accepted API keys, scrubbed from the path and the task id."""
-    return costed_entry(
-        request, kind, task_id, n, status_code, body,
-        dropped=dropped, delay=delay, clock=clock, hint=hint, keys=keys,
-    )[0]  # fmt: skip
-
-
-def costed_entry(
-    request: Request,
-    kind: str | None,
-    task_id: str | None,
-    n: int | None,
-    status_code: int,
-    body: Any,
-    *,
-    dropped: bool = False,
-    delay: float = 0.0,
-    clock: float = 0.0,
-    hint: str | None = None,
-    keys: Container[str] | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """:func:`entry`, and its :func:`entry_bytes` (counted as the entry is made: the
-    headers' share is remembered with them)."""
+    """One journal entry, ``seq`` 0 (the store numbers it), and its :func:`entry_bytes`
+    (counted as it is made: the headers' share is remembered with them). The task's request
+    number ``n`` is kept when the answer has a JSON ``body``; ``task_status`` only from a
+    200 JSON answer; a ``dropped`` answer has no status code. ``hint``: what a 404 said the
+    client probably meant; ``keys``: the accepted API keys, scrubbed from the path and the
+    task id."""
     status = body.get("status") if isinstance(body, dict) and status_code == 200 else None
     headers, sent, headers_cost, _ = _headers(request.headers)
     method = shorten(request.method, MAX_METHOD)
