@@ -12,6 +12,9 @@ install``, leaves it), and without (every start compiles the sources: an editabl
 with ``PYTHONDONTWRITEBYTECODE`` set).
 
     python benchmarks/startup_compare.py 8d28c94 HEAD [--repeat 9] [--json FILE]
+
+Each line gives the time to the first answer and, apart, the time to the fork of granian's
+worker: what the main process imports and builds before it (the rest is the worker's start).
 """
 
 from __future__ import annotations
@@ -34,6 +37,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, free_port, wait_until_answers
 
 KEY = "startup-key"
+#: ``python -m mockcamb ARGS``, noting on stderr when the server first forks (granian's worker).
+FORK_HOOK = r"""
+import os, runpy, sys, time
+started = float(sys.argv[1])
+real_fork = os.fork
+def fork():
+    if real_fork is not None:
+        sys.stderr.write("mockcamb-fork %.6f\n" % (time.time() - started)); sys.stderr.flush()
+    return real_fork()
+os.fork = fork
+sys.argv = ["mockcamb", *sys.argv[2:]]
+runpy.run_module("mockcamb", run_name="__main__")
+"""
 CONFIG = "tasks:\n  - {kind: story, task_id: bench, scenario: never_finishes}\n"
 MODES = ("bytecode written", "no bytecode")
 
@@ -61,31 +77,36 @@ def prepare(tree: Path, mode: str) -> None:
         compileall.compile_dir(str(tree), quiet=1)
 
 
-def first_answer(tree: Path, config: Path) -> float:
-    """Seconds from exec to the first answered status GET."""
+def first_answer(tree: Path, config: Path) -> tuple[float, float]:
+    """Seconds from exec to the first answered status GET, and from exec to the fork of
+    granian's worker (what the parent imports and builds; the rest is the worker's)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    argv = [sys.executable, "-m", "mockcamb", "serve", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-c", FORK_HOOK, "", "serve", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--quiet", "--api-key", KEY, "--config", str(config)]
-    started = time.perf_counter()
+    started = time.time()
+    argv[3] = repr(started)
     proc = subprocess.Popen(
         argv,
         env=env,
         cwd=config.parent,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     try:
         wait_until_answers(port, "/apis/story/bench", {"x-api-key": KEY}, timeout=30)
-        return time.perf_counter() - started
+        answered = time.time() - started
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(15)
+            err = proc.communicate(timeout=15)[1]
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            err = proc.communicate(timeout=5)[1]
+    forks = [float(ln.split()[1]) for ln in err.splitlines() if ln.startswith("mockcamb-fork")]
+    return answered, forks[0] if forks else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,21 +134,27 @@ def main(argv: list[str] | None = None) -> int:
         for mode in MODES:
             for tree in trees.values():
                 prepare(tree, mode)
-            times: dict[str, list[float]] = {commit: [] for commit in trees}
+            times: dict[str, list[tuple[float, float]]] = {commit: [] for commit in trees}
             for _ in range(args.repeat):
                 for commit, tree in trees.items():
                     times[commit].append(first_answer(tree, config))
             for commit, got in times.items():
+                total = [t for t, _ in got]
+                fork = [f for _, f in got]
                 row = {
-                    "median_s": statistics.median(got),
-                    "min_s": min(got),
-                    "max_s": max(got),
+                    "median_s": statistics.median(total),
+                    "min_s": min(total),
+                    "max_s": max(total),
+                    "to_fork_median_s": statistics.median(fork),
+                    "to_fork_min_s": min(fork),
                     "n": len(got),
                 }
                 out.setdefault(mode, {})[commit] = row
                 print(
                     f"  {mode:17s} {commit:10s} median {row['median_s'] * 1000:4.0f} ms"
                     f"  min {row['min_s'] * 1000:4.0f}  max {row['max_s'] * 1000:4.0f}"
+                    f"  (to the worker's fork: median {row['to_fork_median_s'] * 1000:4.0f},"
+                    f" min {row['to_fork_min_s'] * 1000:4.0f})"
                 )
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
