@@ -274,8 +274,10 @@ def _add_presets(sub: Subcommands) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve.command import serve
+    from ._gc import gc_paused
 
+    with gc_paused(freeze=True):  # the server keeps all it has imported until it ends
+        from .serve.command import serve
     return serve(args)
 
 

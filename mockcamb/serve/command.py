@@ -121,7 +121,7 @@ def serve(args: argparse.Namespace) -> int:
     options raise :class:`MockCambError`)."""
     resolve_secrets(args)  # before the copy: a spawned worker gets the keys, not the files
     rebuild = functools.partial(app_from_args, copy.copy(args))  # before read_config fills it
-    with gc_paused():  # what start-up builds lives on (see _gc)
+    with gc_paused(freeze=True):  # what start-up builds lives until the server ends (see _gc)
         config = read_config(args, lambda line: print(f"mockcamb: {line}", file=sys.stderr))
         host = args.host or config.get("host") or "127.0.0.1"
         port = args.port if args.port is not None else config.get("port", 8080)
