@@ -5,7 +5,7 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/run.py``). Everything 
 127.0.0.1; each load run is bounded (``--seconds``, at most 10 by default). Prints the machine,
 the versions and the exact commands, then one line per figure and a summary of the targets.
 
-    python benchmarks/run.py                     # everything (about 5 minutes)
+    python benchmarks/run.py                     # everything (about 9 minutes)
     python benchmarks/run.py --only throughput   # one section: throughput, latency,
                                                  # one-connection, virtual-time, memory,
                                                  # startup, dashboard, sdk-in-process,
