@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from _redis import redis_url
-from _serve import run, serve
+from _serve import children, run, serve
 
 from mockcamb.cli import build_parser
 from mockcamb.core.errors import MockCambError
@@ -43,8 +43,7 @@ def _descendants(pid: int) -> list[int]:
     todo = [pid]
     while todo:
         here = todo.pop()
-        path = Path(f"/proc/{here}/task/{here}/children")
-        kids = [int(p) for p in path.read_text().split()] if path.exists() else []
+        kids = children(here)
         found += kids
         todo += kids
     return found

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,10 +20,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from _redis import redis_url
+from _serve import children, serve
 
 from mockcamb.serve.workers import CRASH_LOOP_S
 
-SERVE = [sys.executable, "-m", "mockcamb", "serve", "--port", "0", "--workers", "2"]
 #: granian's own window: a worker that dies within 5.5 s of its respawn is a crash loop.
 GRANIAN_CRASH_LOOP_S = 5.5
 PENDING_POLLS = 10_000
@@ -34,33 +33,15 @@ LOST = 1
 
 
 def _children(pid: int) -> set[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+    return set(children(pid))
 
 
 @contextmanager
 def _serving(server: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     store = f"{redis_url()}?prefix=respawn-{uuid.uuid4().hex[:10]}:"
-    proc = subprocess.Popen(
-        [*SERVE, "--server", server, "--store", store, "--clock", "manual", "--threads", "4"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    banner = proc.stderr.readline()
-    match = re.search(r"listening on (http://\S+)/apis", banner)
-    try:
-        assert match is not None, banner
-        yield proc, match.group(1)
-    finally:
-        kids = _children(proc.pid)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        for pid in kids:  # whatever the test did, leave no worker serving
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        proc.stderr.close()
+    options = ["--workers", "2", "--store", store, "--clock", "manual", "--threads", "4"]
+    with serve(*options, "--server", server) as served:
+        yield served
 
 
 def _answered_by(url: str, main: int) -> int:

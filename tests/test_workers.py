@@ -3,9 +3,7 @@ set of tasks with exact poll counts, and stop together on SIGTERM."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,16 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 from _redis import redis_url
+from _serve import BANNER, children, serve
 
 THREADS = 8
 POLLS_PER_THREAD = 30
 PENDING_POLLS = 100
 SERVE = [sys.executable, "-m", "mockcamb", "serve", "--port", "0"]
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 @pytest.fixture(params=["granian", "waitress"])
@@ -37,43 +31,15 @@ def workers(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[s
     (mockcamb forks them onto one inherited socket)."""
     store = f"{redis_url()}?prefix=workers-{uuid.uuid4().hex[:10]}:"
     options = ["--workers", "2", "--store", store, "--clock", "manual", "--threads", "8"]
-    proc = subprocess.Popen(
-        [*SERVE, *options, "--server", request.param],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    banner = proc.stderr.readline()
-    match = re.search(r"listening on (http://\S+)/apis .*2 workers", banner)
-    try:
-        if match is None:
-            pytest.fail(f"no banner: {banner!r}")
-        yield proc, match.group(1)
-    finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    """End a serve process and its workers, however the test went."""
-    if proc.poll() is None:
-        kids = _children(proc.pid)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            for pid in [proc.pid, *kids]:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            proc.wait(10)
-    if proc.stderr is not None:
-        proc.stderr.close()
+    with serve(*options, "--server", request.param, banner=BANNER + " .*2 workers") as served:
+        yield served
 
 
 def test_two_workers_share_tasks_with_exact_poll_counts(
     workers: tuple[subprocess.Popen[str], str],
 ) -> None:
     proc, url = workers
-    assert len(_children(proc.pid)) == 2 or not Path("/proc").exists()
+    assert len(children(proc.pid)) == 2 or not Path("/proc").exists()
     steps = [{"status": "PENDING", "polls": PENDING_POLLS}, {"status": "SUCCESS", "run_id": 7}]
     r = requests.post(
         f"{url}/__admin/tasks",
@@ -123,7 +89,7 @@ def test_two_workers_share_tasks_with_exact_poll_counts(
 
 def test_sigint_stops_every_worker(workers: tuple[subprocess.Popen[str], str]) -> None:
     proc, url = workers
-    kids = _children(proc.pid)
+    kids = children(proc.pid)
     assert requests.get(f"{url}/__admin/health", timeout=10).json()["status"] == "ok"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(15) == 0
@@ -139,7 +105,7 @@ def test_killing_the_main_process_stops_every_worker(
     workers: tuple[subprocess.Popen[str], str],
 ) -> None:
     proc, url = workers
-    kids = _children(proc.pid)
+    kids = children(proc.pid)
     assert requests.get(f"{url}/__admin/health", timeout=10).json()["status"] == "ok"
     proc.kill()  # SIGKILL: the workers get no signal, they only lose their parent
     proc.wait(5)
@@ -189,30 +155,11 @@ def test_bad_store_and_worker_options_exit_2_with_one_line(args: list[str], mess
 
 def test_one_worker_on_redis_serves_like_memory() -> None:
     store = f"{redis_url()}?prefix=one-{uuid.uuid4().hex[:10]}:"
-    proc = subprocess.Popen(
-        [
-            *SERVE,
-            "--store",
-            store,
-            "--unknown-task",
-            "auto",
-            "--default-scenario",
-            "never_finishes",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        banner = proc.stderr.readline()
-        match = re.search(r"listening on (http://\S+)/apis .*store redis://", banner)
-        assert match, banner
-        url = match.group(1)
+    args = ["--store", store, "--unknown-task", "auto", "--default-scenario", "never_finishes"]
+    with serve(*args, banner=BANNER + " .*store redis://") as (proc, url):
         with requests.Session() as s:
             s.headers["x-api-key"] = "k"
             bodies = [s.get(f"{url}/apis/story/abc", timeout=10).json() for _ in range(3)]
         assert bodies == [{"status": "PENDING", "run_id": None}] * 3
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
-    finally:
-        _stop(proc)
