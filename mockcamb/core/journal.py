@@ -100,7 +100,7 @@ class _Headers(NamedTuple):
 
     kept: dict[str, str]  # shared by every entry of these headers: never to be changed
     sent: tuple[str, ...]  # the secrets the redacted ones carried, kept or not
-    cost: int  # what the kept ones cost (as _cost counts them)
+    cost: int  # their share of the entry's cost (_headers_cost)
     json: str  # ``kept`` as JSON text, as json.dumps writes it
 
 
@@ -136,7 +136,7 @@ def _headers_of(headers: tuple[tuple[str, str], ...]) -> _Headers:
     if left_out:
         hdrs[MORE_HEADERS] = f"{left_out} more header{'s' if left_out > 1 else ''} not kept"
     members = ",".join(f"{_q(k)}:{_q(v)}" for k, v in hdrs.items())
-    return _Headers(hdrs, tuple(sent), _cost(0, hdrs) - ENTRY_BYTES, f"{{{members}}}")
+    return _Headers(hdrs, tuple(sent), _headers_cost(hdrs), f"{{{members}}}")
 
 
 def journal_target(path: str, keys: Container[str] | None, sent: Sequence[str] = ()) -> str:
@@ -173,19 +173,12 @@ def journal_task_id(task_id: str, keys: Container[str] | None) -> str:
 def entry_bytes(e: Mapping[str, Any]) -> int:
     """What an entry costs against ``journal_bytes`` (see :data:`ENTRY_BYTES`)."""
     text = e["method"] + e["path"] + (e["kind"] or "") + (e["task_id"] or "") + (e["hint"] or "")
-    return _cost(len(text), e["headers"])
+    return ENTRY_BYTES + len(text) + _headers_cost(e["headers"])
 
 
-def _cost(text: int, headers: Mapping[str, str]) -> int:
-    """:func:`entry_bytes` of an entry with ``text`` characters of method, path, kind, task
-    id and hint, and these ``headers``."""
-    return (
-        ENTRY_BYTES
-        + text
-        + sum(map(len, headers))
-        + sum(map(len, headers.values()))
-        + HEADER_BYTES * len(headers)
-    )
+def _headers_cost(headers: Mapping[str, str]) -> int:
+    """The share of :func:`entry_bytes` an entry's ``headers`` cost."""
+    return sum(map(len, headers)) + sum(map(len, headers.values())) + HEADER_BYTES * len(headers)
 
 
 def entry(
